@@ -1,0 +1,49 @@
+// The ceiling: the backend's own plain matmul ([rows, k] x [k, n], weights unchanged between calls)
+// at each layer shape of a model, and the FLOP-weighted rate of a whole pass at those rates.
+import * as tf from '@tensorflow/tfjs';
+import { msPerCall, rate, type Rate } from './measure.js';
+import { layerShapes } from './models.js';
+
+export interface LayerRate {
+  name: string;
+  m: number;
+  k: number;
+  n: number;
+  gflops: Rate;
+}
+
+export interface Ceiling {
+  batch: number;
+  layers: LayerRate[];
+  /** Total dense-layer FLOPs of one pass divided by the time the layers take at their plain rates. */
+  gflops: number;
+}
+
+export async function matmulGflops(m: number, k: number, n: number, reps: number, minMs: number): Promise<Rate> {
+  const a = tf.randomNormal([m, k]);
+  const w = tf.randomNormal([k, n]);
+  try {
+    await msPerCall(() => tf.matMul(a, w), Math.min(30, minMs)); // warm-up (kernel compilation, packing)
+    const runs: number[] = [];
+    for (let r = 0; r < reps; r++) runs.push((2 * m * k * n) / (await msPerCall(() => tf.matMul(a, w), minMs)) / 1e6);
+    return rate(runs);
+  } finally {
+    a.dispose();
+    w.dispose();
+  }
+}
+
+export async function ceiling(model: 'mlp' | 'vit', batch: number, reps: number, minMs: number): Promise<Ceiling> {
+  const layers: LayerRate[] = [];
+  let flops = 0;
+  let seconds = 0;
+  for (const s of layerShapes(model)) {
+    const m = batch * s.rowsPerSample;
+    const g = await matmulGflops(m, s.k, s.n, reps, minMs);
+    layers.push({ name: s.name, m, k: s.k, n: s.n, gflops: g });
+    const f = 2 * m * s.k * s.n * s.count;
+    flops += f;
+    seconds += f / (g.best * 1e9);
+  }
+  return { batch, layers, gflops: flops / seconds / 1e9 };
+}

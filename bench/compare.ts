@@ -1,0 +1,93 @@
+// Before/after for the wasm kernel fixes, in the same process: every case is timed with the stock
+// tfjs-backend-wasm kernels (unregisterWasmKernels) and with Lopper's (registerWasmKernels),
+// alternating, best of `reps`.
+import * as tf from '@tensorflow/tfjs';
+import { registerWasmKernels, unregisterWasmKernels } from '../src/engine/wasm-kernels.js';
+import { msPerCall } from './measure.js';
+import { buildMlp, buildTinyVit, MLP, VIT } from './models.js';
+import { syntheticData, trainingRate } from './stages.js';
+
+export interface Comparison {
+  name: string;
+  unit: 'ms' | 'samples/s';
+  stock: number;
+  fixed: number;
+  /** fixed over stock as a speed ratio (>1 is faster). */
+  speedup: number;
+}
+
+async function kernelCase(name: string, fn: () => tf.Tensor, reps: number, minMs: number): Promise<Comparison> {
+  let stock = Infinity;
+  let fixed = Infinity;
+  for (let r = 0; r < reps; r++) {
+    unregisterWasmKernels();
+    stock = Math.min(stock, await msPerCall(fn, minMs));
+    registerWasmKernels();
+    fixed = Math.min(fixed, await msPerCall(fn, minMs));
+  }
+  return { name, unit: 'ms', stock, fixed, speedup: stock / fixed };
+}
+
+export async function compareFixes(opts: { reps: number; minMs: number; training: boolean; log: (s: string) => void }): Promise<Comparison[]> {
+  const { reps, minMs } = opts;
+  const out: Comparison[] = [];
+  const keep: tf.Tensor[] = [];
+  const t = (shape: number[]) => {
+    const x = tf.randomNormal(shape);
+    keep.push(x);
+    return x;
+  };
+  try {
+    const x = t([256, 784]);
+    const w = t([784, 512]);
+    const dy = t([256, 512]);
+    const cases: [string, () => tf.Tensor][] = [
+      ['matmul [256,784]x[784,512] (forward, unchanged)', () => tf.matMul(x, w)],
+      ['matmul dX = dy·Wᵀ [256,512]x[512,784]', () => tf.matMul(dy, w, false, true)],
+      ['matmul dW = xᵀ·dy [784,256]x[256,512]', () => tf.matMul(x, dy, true, false)],
+    ];
+    const a3 = t([32, 16, 64]);
+    const w3 = t([64, 256]);
+    cases.push(['matmul [32,16,64]x[64,256] (3-D x 2-D)', () => tf.matMul(a3, w3)]);
+    const qkv = t([32, 16, 3, 4, 16]);
+    cases.push(['transpose 5-D [32,16,3,4,16] → [3,32,4,16,16]', () => tf.transpose(qkv, [2, 0, 3, 1, 4])]);
+    const gamma = t([1, 1, 64]);
+    cases.push(['tile [1,1,64] × [32,16,1]', () => tf.tile(gamma, [32, 16, 1])]);
+    const up = t([32, 16, 64]);
+    const tileGrad = tf.grad((g: tf.Tensor) => tf.sum(tf.mul(tf.tile(g, [32, 16, 1]), up)));
+    cases.push(['gradient of tile [1,1,64] × [32,16,1]', () => tileGrad(gamma)]);
+    const h = t([32, 16, 256]);
+    cases.push(['identity (clone) [32,16,256]', () => tf.clone(h)]);
+    for (const [name, fn] of cases) {
+      const c = await kernelCase(name, fn, reps, minMs);
+      opts.log(`  ${name}: ${c.stock.toFixed(3)} → ${c.fixed.toFixed(3)} ms (${c.speedup.toFixed(1)}x)`);
+      out.push(c);
+    }
+  } finally {
+    unregisterWasmKernels();
+    registerWasmKernels();
+    keep.forEach((k) => k.dispose());
+  }
+  if (opts.training) {
+    for (const [label, build, sample, batch, n] of [
+      ['training MLP, batch 256', buildMlp, [MLP.input], 256, 1024],
+      ['training tiny ViT, batch 32', buildTinyVit, [VIT.tokens, VIT.patch], 32, 64],
+    ] as const) {
+      const model = build();
+      const data = syntheticData(n, [...sample], 10);
+      try {
+        unregisterWasmKernels();
+        const stock = await trainingRate(model, data, batch, 0, 1);
+        registerWasmKernels();
+        const fixed = await trainingRate(model, data, batch, 0, 1);
+        const c: Comparison = { name: label, unit: 'samples/s', stock: stock.best, fixed: fixed.best, speedup: fixed.best / stock.best };
+        opts.log(`  ${label}: ${c.stock.toFixed(0)} → ${c.fixed.toFixed(0)} samples/s (${c.speedup.toFixed(1)}x)`);
+        out.push(c);
+      } finally {
+        registerWasmKernels();
+        model.dispose();
+      }
+    }
+  }
+  return out;
+}

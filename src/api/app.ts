@@ -1,0 +1,52 @@
+// buildApp: the Fastify instance with every plugin and route, not yet listening. Tests call it
+// and use app.inject; src/service.ts calls it and listens.
+import { randomUUID } from 'node:crypto';
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from '../config.js';
+import auth from './plugins/auth.js';
+import docs from './plugins/docs.js';
+import errors from './plugins/errors.js';
+import services from './plugins/services.js';
+import artifactRoutes from './routes/artifacts.js';
+import datasetRoutes from './routes/datasets.js';
+import healthRoutes from './routes/health.js';
+import jobRoutes from './routes/jobs.js';
+import modelRoutes from './routes/models.js';
+
+export interface BuildAppOptions {
+  config: Config;
+  /** pino options, or false for none (tests); defaults to JSON logs at config.logLevel. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
+  const { config } = opts;
+  const app = Fastify({
+    logger: opts.logger ?? { level: config.logLevel },
+    // A caller's X-Request-Id (from a gateway) is kept so logs correlate across services.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // JSON bodies are small job requests; uploads go through multipart, which streams.
+    bodyLimit: 1024 * 1024,
+  });
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  await app.register(errors);
+  await app.register(services, { config });
+  await app.register(auth, { apiKey: config.apiKey });
+  await app.register(multipart);
+  await app.register(docs);
+  await app.register(healthRoutes);
+  await app.register(modelRoutes);
+  await app.register(datasetRoutes);
+  await app.register(jobRoutes);
+  await app.register(artifactRoutes);
+  return app;
+}

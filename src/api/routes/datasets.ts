@@ -1,0 +1,72 @@
+// /v1/datasets: upload one .npz (x and optional y), list, get, delete. The core's
+// inspectDatasetFile validates it (dtype, shape, NaN, truncation) before it is stored.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { DatasetRecord } from '../../store/catalog.js';
+import { ApiError, notFound } from '../problem.js';
+import { idParams, listQuery, nameSchema } from '../schemas.js';
+import { receiveUpload } from '../upload.js';
+import { validate } from '../validate.js';
+
+export default async function datasetRoutes(app: FastifyInstance) {
+  const { lopper } = app;
+
+  app.post('/v1/datasets', async (req, reply) => {
+    const upload = await receiveUpload(req, { tmpDir: lopper.tmpDir, maxBytes: lopper.config.maxUploadBytes, fields: ['name'] });
+    const id = randomUUID();
+    let stored = false;
+    try {
+      if (upload.files.length !== 1) {
+        const detail = upload.files.length ? `expected one .npz file, got ${upload.files.length} files` : 'no file uploaded: send the .npz in field "file"';
+        throw new ApiError('bad-request', 400, detail, 'file');
+      }
+      const name = upload.fields.name === undefined ? undefined : validate(nameSchema, upload.fields.name, 'body');
+      const file = upload.files[0];
+      if (!file.name.toLowerCase().endsWith('.npz')) {
+        throw new ApiError('invalid-input', 422, `"${file.name}" is not a .npz file (np.savez(path, x=..., y=...))`, file.field);
+      }
+      const { inspectDatasetFile } = await import('../../inspect.js');
+      const summary = await inspectDatasetFile(file.path, file.field);
+      stored = true;
+      const obj = await lopper.storage.putFile(`datasets/${id}/data.npz`, file.path);
+      const record: DatasetRecord = {
+        id,
+        name: name ?? file.name.replace(/\.npz$/i, ''),
+        createdAt: new Date().toISOString(),
+        ...summary,
+        bytes: obj.bytes,
+        sha256: obj.sha256,
+      };
+      await lopper.datasets.create(record);
+      return reply.code(201).header('location', `/v1/datasets/${id}`).send(record);
+    } catch (err) {
+      if (stored) await lopper.storage.deleteFolder(`datasets/${id}`);
+      throw err;
+    } finally {
+      await upload.discard();
+    }
+  });
+
+  app.get('/v1/datasets', async (req) => {
+    const q = validate(listQuery, req.query, 'query');
+    return lopper.datasets.list(q.limit, q.cursor);
+  });
+
+  app.get('/v1/datasets/:id', async (req) => {
+    const { id } = validate(idParams, req.params, 'params');
+    const record = await lopper.datasets.get(id);
+    if (!record) throw notFound('dataset', id);
+    return record;
+  });
+
+  app.delete('/v1/datasets/:id', async (req, reply) => {
+    const { id } = validate(idParams, req.params, 'params');
+    const record = await lopper.datasets.get(id);
+    if (!record) throw notFound('dataset', id);
+    const outcome = await lopper.datasets.remove(record);
+    if (outcome === 'missing') throw notFound('dataset', id);
+    if (outcome === 'in-use') throw new ApiError('conflict', 409, `dataset "${id}" is used by a queued or active job`, 'id');
+    await lopper.storage.deleteFolder(`datasets/${id}`);
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,27 @@
+// Liveness and readiness. /healthz only says the process answers; /readyz checks Redis and lists
+// the workers that sent a heartbeat in the last minute, with the backend each one runs.
+import type { FastifyInstance } from 'fastify';
+import { pingRedis } from '../../queue/connection.js';
+import { ApiError } from '../problem.js';
+
+export default async function healthRoutes(app: FastifyInstance) {
+  const { lopper } = app;
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async () => {
+    try {
+      await pingRedis(lopper.redis);
+    } catch (err) {
+      throw new ApiError('service-unavailable', 503, `Redis is not reachable: ${(err as Error).message}`, 'redis');
+    }
+    const workers = await lopper.workers.seen();
+    return {
+      status: 'ready',
+      redis: 'ok',
+      // The backend jobs will run on: that of the most recently seen worker (null: no worker yet).
+      backend: workers.sort((a, b) => b.seenAt.localeCompare(a.seenAt))[0]?.backend ?? null,
+      workers,
+    };
+  });
+}

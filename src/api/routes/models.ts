@@ -1,0 +1,105 @@
+// /v1/models: upload (model.json + shards, or one .zip), list, get, delete.
+// The upload is checked by the core's inspectModelFiles (manifest names only uploaded files, sizes
+// match shapes × dtypes, the topology loads) before anything is stored; only model.json and the
+// shards its manifest names are kept.
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { FileRecord, ModelRecord } from '../../store/catalog.js';
+import { ApiError, notFound } from '../problem.js';
+import { idParams, listQuery, nameSchema } from '../schemas.js';
+import { unzipInto } from '../unzip.js';
+import { receiveUpload, type Upload, type UploadedFile } from '../upload.js';
+import { validate } from '../validate.js';
+
+
+/** The model's files from an upload: the files themselves, or the members of a single .zip. */
+async function modelFiles(upload: Upload, maxBytes: number): Promise<UploadedFile[]> {
+  const zips = upload.files.filter((f) => f.name.toLowerCase().endsWith('.zip'));
+  if (zips.length === 0) return upload.files;
+  if (upload.files.length > 1) {
+    throw new ApiError('invalid-input', 422, 'upload either one .zip or model.json with its weight files, not both', zips[0].field);
+  }
+  const unpacked = join(upload.dir, 'unzipped');
+  await mkdir(unpacked);
+  return unzipInto(zips[0].path, unpacked, maxBytes, zips[0].field);
+}
+
+/** model.json plus the basenames its manifest lists (already validated by inspectModelFiles). */
+function referencedFiles(modelJson: Uint8Array): string[] {
+  const manifest = JSON.parse(new TextDecoder().decode(modelJson)).weightsManifest as { paths: string[] }[];
+  return ['model.json', ...new Set(manifest.flatMap((g) => g.paths.map((p) => p.split('/').pop()!)))];
+}
+
+export default async function modelRoutes(app: FastifyInstance) {
+  const { lopper } = app;
+
+  app.post('/v1/models', async (req, reply) => {
+    const upload = await receiveUpload(req, { tmpDir: lopper.tmpDir, maxBytes: lopper.config.maxUploadBytes, fields: ['name'] });
+    const id = randomUUID();
+    let stored = false;
+    try {
+      if (upload.files.length === 0) throw new ApiError('bad-request', 400, 'no files uploaded: send model.json and its weight files, or a .zip', 'files');
+      const name = upload.fields.name === undefined ? undefined : validate(nameSchema, upload.fields.name, 'body');
+      const files = await modelFiles(upload, lopper.config.maxUploadBytes);
+      const jsons = files.filter((f) => f.name.toLowerCase().endsWith('.json'));
+      if (jsons.length === 0) throw new ApiError('invalid-input', 422, 'no model.json among the uploaded files', 'model.json');
+      if (jsons.length > 1) {
+        throw new ApiError('invalid-input', 422, `several .json files uploaded (${jsons.map((j) => j.name).join(', ')}); send one model.json`, 'model.json');
+      }
+      // The topology file may have any name; inside Lopper (and in the manifest's eyes) it is model.json.
+      const json = jsons[0];
+      const byName = new Map<string, UploadedFile>(files.filter((f) => f !== json).map((f) => [f.name, f]));
+      byName.set('model.json', json);
+      const bytes = new Map<string, Uint8Array>();
+      for (const [n, f] of byName) bytes.set(n, await readFile(f.path));
+      const { inspectModelFiles } = await import('../../inspect.js');
+      const summary = await inspectModelFiles(bytes);
+
+      const kept: FileRecord[] = [];
+      stored = true;
+      for (const n of referencedFiles(bytes.get('model.json')!)) {
+        const obj = await lopper.storage.putFile(`models/${id}/${n}`, byName.get(n)!.path);
+        kept.push({ name: n, bytes: obj.bytes, sha256: obj.sha256 });
+      }
+      const record: ModelRecord = {
+        id,
+        name: name ?? json.name.replace(/\.json$/i, ''),
+        createdAt: new Date().toISOString(),
+        ...summary,
+        files: kept,
+      };
+      await lopper.models.create(record);
+      return reply.code(201).header('location', `/v1/models/${id}`).send(record);
+    } catch (err) {
+      if (stored) await lopper.storage.deleteFolder(`models/${id}`);
+      throw err;
+    } finally {
+      await upload.discard();
+    }
+  });
+
+  app.get('/v1/models', async (req) => {
+    const q = validate(listQuery, req.query, 'query');
+    return lopper.models.list(q.limit, q.cursor);
+  });
+
+  app.get('/v1/models/:id', async (req) => {
+    const { id } = validate(idParams, req.params, 'params');
+    const record = await lopper.models.get(id);
+    if (!record) throw notFound('model', id);
+    return record;
+  });
+
+  app.delete('/v1/models/:id', async (req, reply) => {
+    const { id } = validate(idParams, req.params, 'params');
+    const record = await lopper.models.get(id);
+    if (!record) throw notFound('model', id);
+    const outcome = await lopper.models.remove(record);
+    if (outcome === 'missing') throw notFound('model', id);
+    if (outcome === 'in-use') throw new ApiError('conflict', 409, `model "${id}" is used by a queued or active job`, 'id');
+    await lopper.storage.deleteFolder(`models/${id}`);
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,78 @@
+// Unpacks an uploaded .zip (a model folder zipped by hand or by `lopper`) into a folder, streaming:
+// the archive is read in chunks and every member is written as it inflates. Members are flattened
+// to their basenames (model.json names its shards by basename); folders and macOS resource forks
+// are skipped; the unpacked total is capped like an upload, which also stops zip bombs.
+import { createReadStream } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
+import { ApiError } from './problem.js';
+import { safeName, tooLarge, type UploadedFile } from './upload.js';
+
+export async function unzipInto(zipPath: string, dir: string, maxBytes: number, field: string): Promise<UploadedFile[]> {
+  const files: UploadedFile[] = [];
+  const open = new Map<string, number>();
+  let total = 0;
+  let failure = null as Error | null; // set from callbacks, so no narrowing
+
+  const onFile = (entry: UnzipFile) => {
+    if (failure || entry.name.endsWith('/') || entry.name.startsWith('__MACOSX/')) return;
+    let name: string;
+    try {
+      name = safeName(entry.name, field);
+    } catch (e) {
+      failure = e as Error;
+      return;
+    }
+    if (files.some((f) => f.name === name)) {
+      failure = new ApiError('invalid-input', 422, `the zip holds two files named "${name}"`, field);
+      return;
+    }
+    const file: UploadedFile = { name, field, path: join(dir, name), bytes: 0 };
+    files.push(file);
+    const fd = openSync(file.path, 'w');
+    open.set(name, fd);
+    entry.ondata = (err, chunk, final) => {
+      if (failure) return;
+      if (err) {
+        failure = new ApiError('invalid-input', 422, `corrupt zip member "${entry.name}": ${err.message}`, field);
+        return;
+      }
+      total += chunk.length;
+      file.bytes += chunk.length;
+      if (total > maxBytes) {
+        failure = tooLarge(maxBytes);
+        return;
+      }
+      writeSync(fd, chunk);
+      if (final) {
+        closeSync(fd);
+        open.delete(name);
+      }
+    };
+    try {
+      entry.start();
+    } catch (e) {
+      failure = new ApiError('invalid-input', 422, `zip member "${entry.name}": ${(e as Error).message}`, field);
+    }
+  };
+
+  const unzip = new Unzip(onFile);
+  unzip.register(UnzipInflate);
+  try {
+    for await (const chunk of createReadStream(zipPath)) {
+      unzip.push(chunk as Uint8Array);
+      if (failure) break;
+    }
+    if (!failure) unzip.push(new Uint8Array(0), true);
+  } catch (e) {
+    failure ??= new ApiError('invalid-input', 422, `not a readable zip archive: ${(e as Error).message}`, field);
+  } finally {
+    for (const fd of open.values()) closeSync(fd);
+  }
+  if (failure) throw failure;
+  if (open.size > 0 || files.length === 0) {
+    throw new ApiError('invalid-input', 422, files.length ? 'the zip archive is truncated' : 'the zip archive holds no files', field);
+  }
+  return files;
+}

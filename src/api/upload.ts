@@ -1,0 +1,87 @@
+// Multipart uploads streamed straight to a fresh temp folder (never whole files in memory).
+// Files are told apart by their filename, not their field name, so `-F files=@a -F files=@b`
+// and `-F model=@a -F w=@b` both work. The total of all parts is capped at MAX_UPLOAD_BYTES (413);
+// on any failure the folder is deleted before the error propagates.
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyRequest } from 'fastify';
+import { ApiError } from './problem.js';
+
+export interface UploadedFile {
+  /** The sanitised basename the client gave. */
+  name: string;
+  field: string;
+  path: string;
+  bytes: number;
+}
+
+export interface Upload {
+  dir: string;
+  files: UploadedFile[];
+  fields: Record<string, string>;
+  /** Deletes the temp folder and whatever is left in it. */
+  discard(): Promise<void>;
+}
+
+/** Basename of a client-supplied filename; rejects names that are empty or could mean a path. */
+export function safeName(filename: string, field: string): string {
+  const base = filename.split(/[\\/]/).pop() ?? '';
+  // eslint-disable-next-line no-control-regex
+  if (!base || base === '.' || base === '..' || /[\x00-\x1f]/.test(base) || base.length > 255) {
+    throw new ApiError('bad-request', 400, `file in field "${field}" has no usable filename (${JSON.stringify(filename)})`, field);
+  }
+  return base;
+}
+
+export const tooLarge = (max: number) =>
+  new ApiError('payload-too-large', 413, `upload exceeds MAX_UPLOAD_BYTES (${max} bytes)`, 'body');
+
+export async function receiveUpload(
+  req: FastifyRequest,
+  opts: { tmpDir: string; maxBytes: number; fields: readonly string[] },
+): Promise<Upload> {
+  if (!req.isMultipart()) {
+    throw new ApiError('unsupported-media-type', 415, 'expected a multipart/form-data body', 'Content-Type');
+  }
+  const dir = await mkdtemp(join(opts.tmpDir, 'upload-'));
+  const upload: Upload = { dir, files: [], fields: {}, discard: () => rm(dir, { recursive: true, force: true }) };
+  let total = 0;
+  try {
+    const parts = req.parts({ limits: { fileSize: opts.maxBytes, files: 256, fields: 16, fieldSize: 4096 } });
+    for await (const part of parts) {
+      if (part.type === 'field') {
+        if (!opts.fields.includes(part.fieldname)) {
+          throw new ApiError('bad-request', 400, `unexpected form field "${part.fieldname}" (allowed: ${opts.fields.join(', ') || 'none'})`, part.fieldname);
+        }
+        upload.fields[part.fieldname] = String(part.value);
+        continue;
+      }
+      const name = safeName(part.filename, part.fieldname);
+      if (upload.files.some((f) => f.name === name)) {
+        throw new ApiError('invalid-input', 422, `two uploaded files are named "${name}"`, part.fieldname);
+      }
+      const path = join(dir, name);
+      let bytes = 0;
+      const count = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          bytes += chunk.length;
+          total += chunk.length;
+          done(total > opts.maxBytes ? tooLarge(opts.maxBytes) : null, chunk);
+        },
+      });
+      await pipeline(part.file, count, createWriteStream(path));
+      // busboy stops a single file at `fileSize` and marks it truncated rather than failing.
+      if (part.file.truncated) throw tooLarge(opts.maxBytes);
+      upload.files.push({ name, field: part.fieldname, path, bytes });
+    }
+    return upload;
+  } catch (err) {
+    await upload.discard();
+    if (err instanceof ApiError || typeof (err as { statusCode?: number }).statusCode === 'number') throw err;
+    // busboy's own errors (cut-off body, bad part headers) mean the multipart syntax is broken.
+    throw new ApiError('bad-request', 400, `malformed multipart body: ${(err as Error).message}`, 'body');
+  }
+}

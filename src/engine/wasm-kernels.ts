@@ -1,0 +1,34 @@
+// Kernel fixes for tfjs-backend-wasm, registered only on that backend (see docs/performance.md).
+// backend.ts calls registerWasmKernels() after importing @tensorflow/tfjs-backend-wasm and before
+// tf.setBackend('wasm'); each fix lives in src/engine/wasm/ and delegates to the stock kernel
+// for the cases it does not improve.
+import { registerTileGradient, restoreTileGradient } from './gradients/tile.js';
+import { registerFusedBias, restoreFusedBias } from './wasm/fused-bias.js';
+import { registerIdentity, restoreIdentity } from './wasm/identity.js';
+import { registerMatMul, restoreMatMul } from './wasm/matmul.js';
+import { registerTile, restoreTile } from './wasm/tile.js';
+import { registerTranspose, restoreTranspose } from './wasm/transpose.js';
+
+/** The fixes by name, for before/after benchmarks. */
+export const WASM_FIXES = {
+  matmul: { register: registerMatMul, restore: restoreMatMul },
+  transpose: { register: registerTranspose, restore: restoreTranspose },
+  tile: { register: registerTile, restore: restoreTile },
+  // Sharing buffers in Identity needs the fused kernels' bias-record fix with it.
+  identity: {
+    register: () => (registerFusedBias(), registerIdentity()),
+    restore: () => (restoreIdentity(), restoreFusedBias()),
+  },
+  tileGradient: { register: registerTileGradient, restore: restoreTileGradient },
+} as const;
+export type WasmFix = keyof typeof WASM_FIXES;
+
+/** Registers every fix (idempotent). Requires @tensorflow/tfjs-backend-wasm to be imported. */
+export function registerWasmKernels(only?: WasmFix[]): void {
+  for (const name of only ?? (Object.keys(WASM_FIXES) as WasmFix[])) WASM_FIXES[name].register();
+}
+
+/** Puts the stock tfjs-backend-wasm kernels (and tfjs-core's Tile gradient) back. */
+export function unregisterWasmKernels(): void {
+  for (const fix of Object.values(WASM_FIXES)) fix.restore();
+}

@@ -1,0 +1,126 @@
+// BatchMatMul and _FusedMatMul: tfjs-backend-wasm hands a matmul to XNNPACK only when both
+// operands have batch size 1 and neither is transposed; everything else (the transposed matmuls
+// of every Dense layer's backward pass, [B,M,K]x[K,N] on 3-D activations) runs in a scalar loop
+// at ~1 GFLOP/s. These kernels transpose operands explicitly (a memory copy, far cheaper than the
+// matmul) and fold a batched left operand against an unbatched right one into one 2-D matmul, so
+// the XNNPACK path is taken. Cases they cannot route there are left to the stock kernel.
+import * as tf from '@tensorflow/tfjs';
+import { type Info, type KernelArgs, type WasmBackend, replaceKernel, restoreKernel, sizeOf, stockKernel, syncRecordShape, view, withShape, release } from './registry.js';
+import { transposeInfo } from './transpose.js';
+
+interface Dims {
+  batchA: number;
+  batchB: number;
+  m: number;
+  k: number;
+  n: number;
+  outShape: number[];
+}
+
+function matmulDims(a: Info, b: Info, transposeA: boolean, transposeB: boolean): Dims | null {
+  const ar = a.shape.length;
+  const br = b.shape.length;
+  if (ar < 2 || br < 2) return null;
+  const m = transposeA ? a.shape[ar - 1] : a.shape[ar - 2];
+  const k = transposeA ? a.shape[ar - 2] : a.shape[ar - 1];
+  const kb = transposeB ? b.shape[br - 1] : b.shape[br - 2];
+  const n = transposeB ? b.shape[br - 2] : b.shape[br - 1];
+  if (k !== kb || m * k * n === 0) return null;
+  let outer: number[];
+  try {
+    outer = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  } catch {
+    return null;
+  }
+  return { batchA: sizeOf(a.shape.slice(0, -2)), batchB: sizeOf(b.shape.slice(0, -2)), m, k, n, outShape: [...outer, m, n] };
+}
+
+/** a as [batchA, m, k] laid out row-major (transposed explicitly when needed), viewed as [1, batchA*m, k]. */
+function leftOperand(backend: WasmBackend, a: Info, d: Dims, transposeA: boolean): Info {
+  if (!transposeA) return view(backend, a, [1, d.batchA * d.m, d.k]);
+  const a3 = view(backend, a, [d.batchA, d.k, d.m]);
+  const t = transposeInfo(backend, a3, [0, 2, 1]);
+  release(backend, a3);
+  const out = view(backend, t, [1, d.batchA * d.m, d.k]);
+  release(backend, t);
+  return out;
+}
+
+/** An unbatched b as [1, k, n] (transposed explicitly when needed). */
+function rightOperand(backend: WasmBackend, b: Info, d: Dims, transposeB: boolean): Info {
+  if (!transposeB) return view(backend, b, [1, d.k, d.n]);
+  const b2 = view(backend, b, [d.n, d.k]);
+  const t = transposeInfo(backend, b2, [1, 0]);
+  release(backend, b2);
+  const out = view(backend, t, [1, d.k, d.n]);
+  release(backend, t);
+  return out;
+}
+
+function batchMatMul(args: KernelArgs): Info {
+  const stock = stockKernel('BatchMatMul');
+  const { inputs, backend, attrs } = args;
+  const a = inputs.a!;
+  const b = inputs.b!;
+  const transposeA = !!attrs.transposeA;
+  const transposeB = !!attrs.transposeB;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return stock(args);
+  const d = matmulDims(a, b, transposeA, transposeB);
+  if (!d) return stock(args);
+  if (d.batchB === 1) {
+    // One 2-D matmul: [batchA*m, k] x [k, n].
+    const a2 = leftOperand(backend, a, d, transposeA);
+    const b2 = rightOperand(backend, b, d, transposeB);
+    const out = stock({ inputs: { a: a2, b: b2 }, backend, attrs: { transposeA: false, transposeB: false } });
+    release(backend, a2, b2);
+    return withShape(backend, out, d.outShape);
+  }
+  if (d.batchA === 1) {
+    // out[i] = a · b[i]: one 2-D matmul a[m,k] x B'[k, batchB*n], B' = b arranged as [k, batchB, n].
+    const a2 = leftOperand(backend, a, d, transposeA);
+    const b3 = view(backend, b, transposeB ? [d.batchB, d.n, d.k] : [d.batchB, d.k, d.n]);
+    const bt = transposeInfo(backend, b3, transposeB ? [2, 0, 1] : [1, 0, 2]);
+    const b2 = view(backend, bt, [1, d.k, d.batchB * d.n]);
+    const prod = stock({ inputs: { a: a2, b: b2 }, backend, attrs: { transposeA: false, transposeB: false } });
+    const p3 = view(backend, prod, [d.m, d.batchB, d.n]);
+    const out = transposeInfo(backend, p3, [1, 0, 2]);
+    release(backend, a2, b3, bt, b2, prod, p3);
+    return withShape(backend, out, d.outShape);
+  }
+  // Both operands batched: XNNPACK has no batched path in this build; the stock loop it is.
+  return stock(args);
+}
+
+function fusedMatMul(args: KernelArgs): Info {
+  const stock = stockKernel('_FusedMatMul');
+  const { inputs, backend, attrs } = args;
+  const { a, b, bias, preluActivationWeights } = inputs as Record<string, Info>;
+  const transposeA = !!attrs.transposeA;
+  const transposeB = !!attrs.transposeB;
+  syncRecordShape(backend, bias);
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length !== 3 || b.shape.length !== 3) return stock(args);
+  const d = matmulDims(a, b, transposeA, transposeB);
+  if (!d || d.batchB !== 1) return stock(args);
+  if (d.batchA === 1 && !transposeA && !transposeB) return stock(args); // already the fast path
+  // Folding the batch into rows changes the output's layout only if a PReLU alpha is per-element.
+  if (preluActivationWeights && d.batchA > 1) return stock(args);
+  const a2 = leftOperand(backend, a, d, transposeA);
+  const b2 = rightOperand(backend, b, d, transposeB);
+  const out = stock({
+    inputs: { a: a2, b: b2, ...(bias ? { bias } : {}), ...(preluActivationWeights ? { preluActivationWeights } : {}) },
+    backend,
+    attrs: { ...attrs, transposeA: false, transposeB: false },
+  });
+  release(backend, a2, b2);
+  return withShape(backend, out, d.outShape);
+}
+
+export function registerMatMul(): void {
+  replaceKernel('BatchMatMul', () => batchMatMul);
+  replaceKernel('_FusedMatMul', () => fusedMatMul);
+}
+
+export function restoreMatMul(): void {
+  restoreKernel('BatchMatMul');
+  restoreKernel('_FusedMatMul');
+}

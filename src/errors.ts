@@ -1,0 +1,21 @@
+// Errors caused by the caller's input (a bad model, a bad .npz, an impossible option).
+// The CLI turns them into exit code 2; the API into a 4xx problem+json naming `field`;
+// the worker into a failed job that is not retried.
+export class InputError extends Error {
+  override readonly name = 'InputError';
+  constructor(
+    /** The input at fault, e.g. "data", "model.json", "weightsManifest[0].paths[1]", "pruning.ratio". */
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown when an AbortSignal fires mid-pipeline; the caller removes partial outputs. */
+export class CancelledError extends Error {
+  override readonly name = 'CancelledError';
+  constructor(message = 'cancelled') {
+    super(message);
+  }
+}

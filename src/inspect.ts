@@ -1,0 +1,61 @@
+// Inspection of a model's files and of a dataset: what the CLI's `inspect` prints and what the API
+// returns on upload. Callers get plain data; TensorFlow.js stays behind this module.
+import * as tf from '@tensorflow/tfjs';
+import { currentBackend, initBackend } from './engine/backend.js';
+import { describeDataset, loadDataset } from './io/dataset.js';
+import { artifactsFromFiles, loadModelFromArtifacts } from './io/model-files.js';
+import { findBlocks, type NotPrunable } from './vbp/blocks.js';
+import { countMacs, countParams } from './vbp/cost.js';
+
+export interface ModelSummary {
+  params: number;
+  macs: number;
+  inputShape: (number | null)[];
+  outputShape: (number | null)[];
+  blocks: { fc1: string; fc2: string; hidden: number; activation: string }[];
+  notPrunable: NotPrunable[];
+}
+
+export interface DatasetSummary {
+  samples: number;
+  xShape: number[];
+  sampleShape: number[];
+  xDtype: string;
+  hasLabels: boolean;
+  classes: number | null;
+}
+
+export function summarizeModel(model: tf.LayersModel): ModelSummary {
+  const { blocks, notPrunable } = findBlocks(model);
+  return {
+    params: countParams(model),
+    macs: countMacs(model),
+    inputShape: model.inputs[0].shape,
+    outputShape: model.outputs[0].shape,
+    blocks: blocks.map(({ fc1, fc2, hidden, activation }) => ({ fc1, fc2, hidden, activation })),
+    notPrunable,
+  };
+}
+
+/** Validates and summarises a model given as its files (basename → bytes). Throws InputError. */
+export async function inspectModelFiles(files: Map<string, Uint8Array>): Promise<ModelSummary> {
+  // Reading a topology needs a backend but no real compute: the plain CPU one avoids claiming a GPU.
+  if (!currentBackend()) await initBackend('cpu');
+  const model = await loadModelFromArtifacts(artifactsFromFiles(files));
+  try {
+    return summarizeModel(model);
+  } finally {
+    model.dispose();
+  }
+}
+
+export async function inspectDatasetFile(path: string, field = 'file'): Promise<DatasetSummary> {
+  const dataset = await loadDataset(path, field);
+  return { ...describeDataset(dataset), sampleShape: dataset.sampleShape };
+}
+
+/** A dataset fits when its sample shape equals the model's input shape without the batch dimension (null dims match any size). */
+export function datasetFitsModel(sampleShape: number[], inputShape: (number | null)[]): boolean {
+  const dims = inputShape.slice(1);
+  return dims.length === sampleShape.length && dims.every((d, i) => d === null || d === sampleShape[i]);
+}

@@ -1,0 +1,218 @@
+// The whole VBP job — load, statistics, prune with mean shift, evaluate, distill, measure, save —
+// as one function. The CLI and the queue worker both call runPipeline, so they share one code path.
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from './engine/backend.js';
+import { CancelledError, InputError } from './errors.js';
+import { checkFitsModel, loadDataset, splitHoldout, takeSamples, type Dataset } from './io/dataset.js';
+import { loadModel } from './io/model-files.js';
+import { saveModelFiles, zipModelFiles } from './io/model-save.js';
+import { shuffledIndices } from './io/random.js';
+import { agreementRate, topOne } from './measure/accuracy.js';
+import { compareLatency } from './measure/latency.js';
+import { predictAll } from './measure/predict.js';
+import type { BackendName, FineTuneOptions, Progress, PruningOptions, Stage } from './request.js';
+import { outputsAreProbabilities, toLogits } from './train/distill-loss.js';
+import { fineTune } from './train/fine-tune.js';
+import { findBlocks } from './vbp/blocks.js';
+import { countMacs, countParams } from './vbp/cost.js';
+import { scoreNeurons } from './vbp/criteria.js';
+import { selectKept } from './vbp/ranking.js';
+import { collectStatistics, lowVarianceShare } from './vbp/statistics.js';
+import { pruneModel } from './vbp/surgery.js';
+import { buildReport, buildStatistics, type Report } from './report.js';
+
+export interface PipelineInput {
+  /** model.json, a folder holding it, or a .zip of model.json and its weight shards. */
+  model: string;
+  /** Training / calibration data (.npz with x and optional y). */
+  data: string;
+  /** Held-out data; without it a seeded 10% of `data` is held out and never trained on. */
+  evalData?: string;
+  outDir: string;
+  pruning: PruningOptions;
+  fineTune: FineTuneOptions;
+  backend?: BackendName;
+}
+
+export interface PipelineHooks {
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+/** Share of the whole job each stage roughly takes, for one monotone 0..1 progress figure. */
+const STAGE_SPAN: Record<Stage, [number, number]> = {
+  loading: [0, 0.05],
+  statistics: [0.05, 0.2],
+  pruning: [0.2, 0.25],
+  evaluating: [0.25, 0.32],
+  'fine-tuning': [0.32, 0.9],
+  measuring: [0.9, 0.97],
+  saving: [0.97, 1],
+};
+
+const HOLDOUT_FRACTION = 0.1;
+
+interface Outputs {
+  predicted: Int32Array;
+  accuracy: number | null;
+}
+
+async function evaluate(model: tf.LayersModel, data: Dataset): Promise<Outputs> {
+  const { data: out, shape } = await predictAll(model, data.x, data.sampleShape, data.n);
+  const predicted = topOne(out, shape[shape.length - 1]);
+  const accuracy = data.y && predicted.length === data.n ? agreementRate(predicted, data.y) : null;
+  return { predicted, accuracy };
+}
+
+async function loadInputs(input: PipelineInput, inputShape: (number | null)[]) {
+  const data = await loadDataset(input.data, 'data');
+  checkFitsModel(data, inputShape, 'data');
+  if (input.evalData) {
+    const evaluation = await loadDataset(input.evalData, 'evalData');
+    checkFitsModel(evaluation, inputShape, 'evalData');
+    return { train: data, evaluation };
+  }
+  if (data.n < 2) throw new InputError('data', 'need at least 2 samples to hold out evaluation data');
+  return splitHoldout(data, HOLDOUT_FRACTION, input.pruning.seed);
+}
+
+function checkLabels(datasets: Dataset[], classes: number): void {
+  for (const [field, ds] of [['data', datasets[0]], ['evalData', datasets[1]]] as const) {
+    if (ds.y && ds.classes !== null && ds.classes > classes) {
+      throw new InputError(field, `y has class ids up to ${ds.classes - 1} but the model outputs ${classes} classes`);
+    }
+  }
+}
+
+export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {}): Promise<Report> {
+  const { pruning, fineTune: tuning } = input;
+  const timings = { loading: 0, statistics: 0, prune: 0, evaluate: 0, fineTune: 0, measure: 0, save: 0 };
+  const report = (stage: Stage, fraction: number, extra: Partial<Progress> = {}) => {
+    const [a, b] = STAGE_SPAN[stage];
+    hooks.onProgress?.({ stage, progress: a + (b - a) * Math.min(1, Math.max(0, fraction)), ...extra });
+  };
+  const checkAbort = () => {
+    if (hooks.signal?.aborted) throw new CancelledError();
+  };
+  let clock = performance.now();
+  const lap = () => {
+    const now = performance.now();
+    const seconds = (now - clock) / 1000;
+    clock = now;
+    return seconds;
+  };
+
+  report('loading', 0);
+  const engine = await initBackend(input.backend);
+  const { model } = await loadModel(input.model);
+  const disposables: tf.LayersModel[] = [model];
+  const workDir = resolve(dirname(resolve(input.outDir)), `.${Math.random().toString(36).slice(2)}.lopper-partial`);
+  try {
+    const inputShape = model.inputs[0].shape.slice(1);
+    const classes = model.outputs[0].shape[model.outputs[0].shape.length - 1] ?? 0;
+    const { train, evaluation } = await loadInputs(input, inputShape);
+    checkLabels([train, evaluation], classes);
+    const { blocks, notPrunable } = findBlocks(model);
+    if (blocks.length === 0) {
+      const why = notPrunable.map((n) => `${n.layer}: ${n.reason}`).join('; ');
+      throw new InputError('model', `no prunable MLP block (Dense → activation → Dense) found${why ? ` (${why})` : ''}`);
+    }
+    timings.loading = lap();
+
+    report('statistics', 0);
+    const calibration = takeSamples(train, shuffledIndices(train.n, pruning.seed).subarray(0, Math.min(train.n, pruning.calibrationSamples)));
+    const onBatch = (done: number, total: number) => report('statistics', done / total);
+    const stats = await collectStatistics(model, blocks, calibration, { mode: 'post', signal: hooks.signal, onBatch });
+    const rankingStats = pruning.statistics === 'pre'
+      ? await collectStatistics(model, blocks, calibration, { mode: 'pre', signal: hooks.signal })
+      : stats;
+    timings.statistics = lap();
+
+    checkAbort();
+    report('pruning', 0);
+    const scores = await scoreNeurons(pruning.criterion, model, blocks, rankingStats, pruning.seed);
+    const kept = selectKept(scores, pruning.ratio, pruning.scope);
+    const plans = blocks.map((block, i) => ({ block, kept: kept[i], mean: pruning.meanShift ? stats[i].mean : null }));
+    const pruned = await pruneModel(model, plans);
+    disposables.push(pruned);
+    timings.prune = lap();
+
+    checkAbort();
+    report('evaluating', 0);
+    const original = await evaluate(model, evaluation);
+    const afterPrune = await evaluate(pruned, evaluation);
+    timings.evaluate = lap();
+
+    const epochs: Report['fineTune']['epochs'] = [];
+    let afterTune: Outputs | null = null;
+    if (tuning.epochs > 0) {
+      report('fine-tuning', 0);
+      const teacherOut = await predictAll(model, train.x, train.sampleShape, train.n);
+      const asLogits = tf.tidy(() => toLogits(tf.tensor(teacherOut.data, teacherOut.shape), outputsAreProbabilities(model)));
+      const teacherLogits = (await asLogits.data()) as Float32Array;
+      asLogits.dispose();
+      const result = await fineTune(pruned, train, teacherLogits, {
+        ...tuning,
+        seed: pruning.seed,
+        signal: hooks.signal,
+        onBatch: ({ epoch, step, stepsPerEpoch, loss }) =>
+          report('fine-tuning', (epoch - 1 + step / stepsPerEpoch) / tuning.epochs, { epoch, step, loss }),
+        evaluate: async () => {
+          const out = await evaluate(pruned, evaluation);
+          return out.accuracy ?? agreementRate(out.predicted, original.predicted);
+        },
+      });
+      epochs.push(...result.epochs);
+      afterTune = await evaluate(pruned, evaluation);
+    }
+    timings.fineTune = lap();
+
+    checkAbort();
+    report('measuring', 0);
+    const latency = await compareLatency(model, pruned, train.sampleShape);
+    const cost = { params: { before: countParams(model), after: countParams(pruned) }, macs: { before: countMacs(model), after: countMacs(pruned) } };
+    timings.measure = lap();
+
+    checkAbort();
+    report('saving', 0);
+    const statistics = buildStatistics(blocks, stats, lowVarianceShare);
+    const result = buildReport({
+      engine, pruning, tuning, blocks, kept, notPrunable, cost, latency, epochs, timings,
+      calibrationSamples: calibration.n,
+      samples: { train: train.n, evaluation: evaluation.n },
+      accuracy: { original: original.accuracy, pruned: afterPrune.accuracy, fineTuned: afterTune?.accuracy ?? null },
+      agreement: {
+        pruned: agreementRate(afterPrune.predicted, original.predicted),
+        fineTuned: afterTune ? agreementRate(afterTune.predicted, original.predicted) : null,
+      },
+      lowVarianceShare: statistics.lowVarianceShare,
+    });
+    await mkdir(workDir, { recursive: true });
+    await saveModelFiles(pruned, workDir);
+    await zipModelFiles(workDir);
+    await writeJson(join(workDir, 'statistics.json'), statistics);
+    result.timings.save = lap();
+    await writeJson(join(workDir, 'report.json'), result);
+    checkAbort();
+    await publish(workDir, input.outDir);
+    report('saving', 1);
+    return result;
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+    for (const m of disposables) m.dispose();
+  }
+}
+
+async function writeJson(path: string, value: unknown): Promise<void> {
+  await writeFile(path, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Moves the finished files into outDir only at the end, so a failed job writes nothing there. */
+async function publish(workDir: string, outDir: string): Promise<void> {
+  await mkdir(outDir, { recursive: true });
+  for (const name of ['model.json', 'weights.bin', 'model.zip', 'statistics.json', 'report.json']) {
+    await rename(join(workDir, name), join(outDir, name));
+  }
+}

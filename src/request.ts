@@ -1,0 +1,52 @@
+// The pruning request, shared by the CLI, the HTTP API, the queue payload and the pipeline.
+// It is plain data (no tensors), so the API can validate it without loading TensorFlow.js.
+// Defaults are the paper's (VBP: AdamW, lr 1.5e-5, cosine, batch 32, wd 0.01, 10 epochs).
+import { z } from 'zod';
+
+export const CRITERIA = ['variance', 'magnitude', 'random'] as const;
+export const BACKENDS = ['auto', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
+
+export const pruningSchema = z
+  .object({
+    ratio: z.number().min(0).max(1),
+    criterion: z.enum(CRITERIA).default('variance'),
+    meanShift: z.boolean().default(true),
+    calibrationSamples: z.number().int().positive().default(1024),
+    seed: z.number().int().min(0).default(0),
+    // Ablations: statistics of the pre-activation (fc1 output) instead of the post-activation,
+    // and the same ratio in every block instead of one global ranking.
+    statistics: z.enum(['post', 'pre']).default('post'),
+    scope: z.enum(['global', 'per-block']).default('global'),
+  })
+  .strict();
+
+export const fineTuneSchema = z
+  .object({
+    epochs: z.number().int().min(0).default(10),
+    batchSize: z.number().int().positive().default(32),
+    learningRate: z.number().positive().default(1.5e-5),
+    weightDecay: z.number().min(0).default(0.01),
+    // Distillation: KL(teacher_T || student_T) * T^2, mixed with cross-entropy on labels when
+    // the data has labels: loss = distillWeight * KD + (1 - distillWeight) * CE.
+    temperature: z.number().positive().default(1),
+    distillWeight: z.number().min(0).max(1).default(0.5),
+  })
+  .strict();
+
+export type PruningOptions = z.infer<typeof pruningSchema>;
+export type FineTuneOptions = z.infer<typeof fineTuneSchema>;
+export type Criterion = (typeof CRITERIA)[number];
+export type BackendName = (typeof BACKENDS)[number];
+
+/** Stages a job goes through, in order; reported as progress by the pipeline. */
+export const STAGES = ['loading', 'statistics', 'pruning', 'evaluating', 'fine-tuning', 'measuring', 'saving'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface Progress {
+  stage: Stage;
+  /** Overall progress of the job, 0..1. */
+  progress: number;
+  epoch?: number;
+  step?: number;
+  loss?: number;
+}

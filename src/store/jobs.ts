@@ -1,0 +1,196 @@
+// Job records in Redis: one hash per job, indexes by creation time (all jobs and per state), and
+// membership in the `users` sets of the model and datasets the job reads. State changes go through
+// one Lua script so that "only from these states" (e.g. never active → queued after a cancel) holds
+// even when the API and a worker race, and indexes and users sets move with the state.
+import type { Redis } from 'ioredis';
+import type { Problem } from '../api/problem.js';
+import type { JobRequest } from '../queue/payload.js';
+import type { Stage } from '../request.js';
+import type { RedisKeys } from './keys.js';
+import { pageNewestFirst, sortKey } from './paging.js';
+
+export const JOB_STATES = ['queued', 'active', 'completed', 'failed', 'cancelled'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export const FINISHED_STATES: readonly JobState[] = ['completed', 'failed', 'cancelled'];
+
+export interface ArtifactRecord {
+  name: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface EpochMetric {
+  epoch: number;
+  loss: number;
+  evalAccuracy?: number | null;
+  seconds?: number;
+}
+
+export interface JobRecord {
+  id: string;
+  state: JobState;
+  stage: Stage | null;
+  progress: number;
+  epoch: number | null;
+  step: number | null;
+  loss: number | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  request: JobRequest;
+  metrics: { epochs: EpochMetric[] };
+  report: unknown;
+  error: Problem | null;
+  artifacts: ArtifactRecord[];
+  /** Set by POST /cancel on an active job; a worker starting (or restarting) the job honours it. */
+  cancelRequested: boolean;
+  /** How many times a worker started the job (a retry after a stall counts again). */
+  attempts: number;
+}
+
+// Stored as plain strings so the Lua scripts can read them; every other field is JSON.
+const RAW_FIELDS = new Set(['id', 'state', 'sortKey', 'modelId', 'datasetId', 'evalDatasetId']);
+
+function encode(fields: Partial<JobRecord>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined) continue;
+    out.push(k, RAW_FIELDS.has(k) ? String(v) : JSON.stringify(v));
+  }
+  return out;
+}
+
+function decode(hash: Record<string, string>): JobRecord {
+  const rec: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(hash)) {
+    if (k === 'sortKey' || k === 'modelId' || k === 'datasetId' || k === 'evalDatasetId') continue; // index helpers
+    rec[k] = RAW_FIELDS.has(k) ? v : JSON.parse(v);
+  }
+  return rec as unknown as JobRecord;
+}
+
+// KEYS: job, model, dataset, evalDataset, model users, dataset users, evalDataset users, jobs, jobs:queued
+// ARGV: job id, index member, field/value pairs. → 'ok' or the name of the missing reference.
+const CREATE = `
+if redis.call('EXISTS', KEYS[2]) == 0 then return 'modelId' end
+if redis.call('EXISTS', KEYS[3]) == 0 then return 'datasetId' end
+if redis.call('EXISTS', KEYS[4]) == 0 then return 'evalDatasetId' end
+redis.call('SADD', KEYS[5], ARGV[1])
+redis.call('SADD', KEYS[6], ARGV[1])
+redis.call('SADD', KEYS[7], ARGV[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('ZADD', KEYS[8], 0, ARGV[2])
+redis.call('ZADD', KEYS[9], 0, ARGV[2])
+return 'ok'`;
+
+// KEYS: job. ARGV: allowed current states (comma list), new state or '', key prefix, field/value pairs.
+// → {1, state after} when applied, {0, current state or ''} when refused.
+// The index and users keys are derived from the prefix inside the script (Lopper targets a single
+// Redis, not Redis Cluster, like the rest of its keys).
+const TRANSITION = `
+local cur = redis.call('HGET', KEYS[1], 'state')
+if not cur then return {0, ''} end
+local allowed = false
+for s in string.gmatch(ARGV[1], '[^,]+') do
+  if s == cur then allowed = true end
+end
+if not allowed then return {0, cur} end
+if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
+local new = ARGV[2]
+if new == '' or new == cur then return {1, cur} end
+local p = ARGV[3]
+local member = redis.call('HGET', KEYS[1], 'sortKey')
+redis.call('HSET', KEYS[1], 'state', new)
+redis.call('ZREM', p .. ':jobs:' .. cur, member)
+redis.call('ZADD', p .. ':jobs:' .. new, 0, member)
+if new == 'completed' or new == 'failed' or new == 'cancelled' then
+  local id = redis.call('HGET', KEYS[1], 'id')
+  local refs = redis.call('HMGET', KEYS[1], 'modelId', 'datasetId', 'evalDatasetId')
+  if refs[1] then redis.call('SREM', p .. ':model:' .. refs[1] .. ':jobs', id) end
+  if refs[2] then redis.call('SREM', p .. ':dataset:' .. refs[2] .. ':jobs', id) end
+  if refs[3] then redis.call('SREM', p .. ':dataset:' .. refs[3] .. ':jobs', id) end
+end
+return {1, new}`;
+
+// Undoes CREATE when enqueueing fails, so a failed request leaves no record. KEYS: job; ARGV: prefix.
+const DISCARD = `
+local h = redis.call('HMGET', KEYS[1], 'id', 'state', 'sortKey', 'modelId', 'datasetId', 'evalDatasetId')
+if not h[1] then return 0 end
+local p = ARGV[1]
+redis.call('ZREM', p .. ':jobs', h[3])
+redis.call('ZREM', p .. ':jobs:' .. h[2], h[3])
+redis.call('SREM', p .. ':model:' .. h[4] .. ':jobs', h[1])
+redis.call('SREM', p .. ':dataset:' .. h[5] .. ':jobs', h[1])
+if h[6] then redis.call('SREM', p .. ':dataset:' .. h[6] .. ':jobs', h[1]) end
+redis.call('DEL', KEYS[1])
+return 1`;
+
+export type CreateOutcome = 'ok' | 'modelId' | 'datasetId' | 'evalDatasetId';
+
+export interface Transition {
+  /** The change applies only when the job is in one of these states. */
+  from: readonly JobState[];
+  to?: JobState;
+  set?: Partial<Omit<JobRecord, 'id' | 'state'>>;
+}
+
+export class JobStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly prefix: string,
+  ) {}
+
+  /** A fresh record in state `queued` for `request`. */
+  static newRecord(id: string, request: JobRequest, now = new Date()): JobRecord {
+    return {
+      id, state: 'queued', stage: null, progress: 0, epoch: null, step: null, loss: null,
+      createdAt: now.toISOString(), startedAt: null, finishedAt: null, request,
+      metrics: { epochs: [] }, report: null, error: null, artifacts: [], cancelRequested: false, attempts: 0,
+    };
+  }
+
+  async create(rec: JobRecord): Promise<CreateOutcome> {
+    const k = this.keys;
+    const { modelId, datasetId } = rec.request;
+    const evalId = rec.request.evalDatasetId ?? datasetId;
+    const member = sortKey(Date.parse(rec.createdAt), rec.id);
+    const fields = encode({ ...rec, sortKey: member, modelId, datasetId, evalDatasetId: rec.request.evalDatasetId } as Partial<JobRecord>);
+    return (await this.redis.eval(
+      CREATE, 9,
+      k.job(rec.id), k.record('model', modelId), k.record('dataset', datasetId), k.record('dataset', evalId),
+      k.users('model', modelId), k.users('dataset', datasetId), k.users('dataset', evalId), k.jobs, k.jobsIn('queued'),
+      rec.id, member, ...fields,
+    )) as CreateOutcome;
+  }
+
+  async discard(id: string): Promise<void> {
+    await this.redis.eval(DISCARD, 1, this.keys.job(id), this.prefix);
+  }
+
+  async get(id: string): Promise<JobRecord | null> {
+    const hash = await this.redis.hgetall(this.keys.job(id));
+    return hash.state ? decode(hash) : null;
+  }
+
+  async list(limit: number, cursor?: string, state?: JobState): Promise<{ items: JobRecord[]; nextCursor: string | null }> {
+    const page = await pageNewestFirst(this.redis, state ? this.keys.jobsIn(state) : this.keys.jobs, limit, cursor);
+    const pipe = this.redis.pipeline();
+    for (const id of page.ids) pipe.hgetall(this.keys.job(id));
+    const results = (await pipe.exec()) ?? [];
+    const items = results
+      .map(([, hash]) => hash as Record<string, string>)
+      .filter((h) => h && h.state)
+      .map(decode);
+    return { items, nextCursor: page.nextCursor };
+  }
+
+  /** Applies `t` atomically; returns whether it applied and the job's state afterwards (null: no such job). */
+  async transition(id: string, t: Transition): Promise<{ applied: boolean; state: JobState | null }> {
+    const [applied, state] = (await this.redis.eval(
+      TRANSITION, 1, this.keys.job(id),
+      t.from.join(','), t.to ?? '', this.prefix, ...encode(t.set ?? {}),
+    )) as [number, string];
+    return { applied: applied === 1, state: state ? (state as JobState) : null };
+  }
+}

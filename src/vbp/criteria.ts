@@ -1,0 +1,36 @@
+// Importance scores, one per hidden neuron; the lowest scores are pruned first. Keeping the
+// alternatives to variance here lets comparisons and ablations run through the same pipeline.
+import type * as tf from '@tensorflow/tfjs';
+import { seededRandom } from '../io/random.js';
+import type { Criterion } from '../request.js';
+import type { Block } from './blocks.js';
+import type { BlockStatistics } from './statistics.js';
+
+/** L2 norm of each hidden neuron's incoming fc1 weights (kernel column, 1×1 conv included). */
+async function magnitude(model: tf.LayersModel, block: Block): Promise<Float64Array> {
+  const kernel = model.getLayer(block.fc1).getWeights()[0];
+  const values = (await kernel.data()) as Float32Array;
+  const h = block.hidden;
+  const scores = new Float64Array(h);
+  for (let i = 0; i < values.length; i++) scores[i % h] += values[i] * values[i];
+  return scores.map(Math.sqrt);
+}
+
+export async function scoreNeurons(
+  criterion: Criterion,
+  model: tf.LayersModel,
+  blocks: Block[],
+  stats: BlockStatistics[],
+  seed: number,
+): Promise<Float64Array[]> {
+  switch (criterion) {
+    case 'variance':
+      return stats.map((s) => s.variance);
+    case 'magnitude':
+      return Promise.all(blocks.map((b) => magnitude(model, b)));
+    case 'random': {
+      const random = seededRandom(seed);
+      return blocks.map((b) => Float64Array.from({ length: b.hidden }, () => random()));
+    }
+  }
+}
