@@ -7,6 +7,8 @@
 //   --no-job           skip the end-to-end prune jobs
 //   --no-compare       skip the stock-vs-fixed wasm kernel comparison
 //   --out DIR          where to write the JSON (default bench/results)
+//   --budget SECONDS   stop starting new models/stages after this long (default 600); the JSON
+//                      is rewritten after every model, so a run cut short still leaves its figures
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +34,9 @@ const outDir = option('--out', 'bench/results');
 const reps = quick ? 1 : 3;
 const minSeconds = quick ? 0.3 : 1.5;
 const minMs = quick ? 50 : 200;
+const budgetSeconds = Number(option('--budget', '600'));
+const startedAt = performance.now();
+const overBudget = () => (performance.now() - startedAt) / 1000 > budgetSeconds;
 const log = (s: string) => console.error(s);
 
 interface Training {
@@ -83,6 +88,10 @@ async function benchModel(key: 'mlp' | 'vit', backend: string): Promise<ModelRes
     log(`  evaluation: ${evaluation.best.toFixed(0)} samples/s (median ${evaluation.median.toFixed(0)})`);
     const training: Training[] = [];
     for (const batch of spec.batches) {
+      if (overBudget()) {
+        log(`  (budget of ${budgetSeconds} s spent: skipping training at batch ${batch})`);
+        continue;
+      }
       const r = await trainingRate(model, data, batch, minSeconds, reps, spec.trainMax);
       const gflops = (r.best * 3 * fwd) / 1e9;
       const ceil = ceilings.find((c) => c.batch === batch)!.gflops;
@@ -90,7 +99,7 @@ async function benchModel(key: 'mlp' | 'vit', backend: string): Promise<ModelRes
       log(`  training at batch ${batch}: ${r.best.toFixed(0)} samples/s (median ${r.median.toFixed(0)}), ${gflops.toFixed(1)} GFLOP/s = ${(100 * gflops / ceil).toFixed(0)}% of ${ceil.toFixed(1)}`);
     }
     let job: JobResult | null = null;
-    if (!flag('--no-job')) {
+    if (!flag('--no-job') && !overBudget()) {
       job = await pruneJob(model, [...spec.sample], 10, JOBS[key], backend as BackendName);
       log(`  prune job: ${job.seconds.toFixed(1)} s (${Object.entries(job.timings).map(([k, v]) => `${k} ${Number(v).toFixed(1)}`).join(', ')})`);
     }
@@ -108,6 +117,7 @@ function table(results: ModelResult[], backend: string): string {
   for (const r of results) {
     const c512 = r.ceilings.find((c) => c.batch === 512)!;
     const fwd = r.forwardMflopsPerSample / 1e3;
+    if (!c512) continue;
     rows.push(`| ${r.name} | statistics | 512 | ${fmt(r.statistics.best)} | ${fmt(r.statistics.median)} | ${fmt(r.statistics.best * fwd, 1)} | ${fmt(c512.gflops, 1)} | ${fmt((100 * r.statistics.best * fwd) / c512.gflops)}% |`);
     for (const t of r.training) {
       rows.push(`| | training | ${t.batch} | ${fmt(t.samplesPerSec.best)} | ${fmt(t.samplesPerSec.median)} | ${fmt(t.gflops, 1)} | ${fmt(t.ceilingGflops, 1)} | ${fmt(100 * t.ofCeiling)}% |`);
@@ -128,7 +138,6 @@ function comparisonTable(cs: Comparison[]): string {
 }
 
 async function main(): Promise<void> {
-  const started = performance.now();
   const info = await initBackend();
   log(`backend ${info.backend} on ${info.device}`);
   const machine = {
@@ -138,23 +147,36 @@ async function main(): Promise<void> {
     platform: `${os.platform()} ${os.release()}`,
     node: process.version,
     tfjs: tf.version.tfjs,
+    /** 1/5/15-minute load averages at the start: other processes share this machine's cores. */
+    loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
   };
+  const date = new Date().toISOString().slice(0, 10);
+  await mkdir(outDir, { recursive: true });
+  const path = join(outDir, `${info.backend}-${date}.json`);
   const results: ModelResult[] = [];
-  for (const m of models) results.push(await benchModel(m, info.backend));
   let fixes: Comparison[] | null = null;
-  if (info.backend === 'wasm' && !flag('--no-compare')) {
+  const save = async (complete: boolean) => {
+    const seconds = (performance.now() - startedAt) / 1000;
+    const json = { backend: info.backend, device: info.device, date, createdAt: new Date().toISOString(), machine, quick, complete, seconds, models: results, fixes };
+    await writeFile(path, JSON.stringify(json, null, 2) + '\n');
+  };
+  for (const m of models) {
+    if (overBudget()) {
+      log(`(budget of ${budgetSeconds} s spent: skipping ${m})`);
+      continue;
+    }
+    results.push(await benchModel(m, info.backend));
+    await save(false);
+  }
+  if (info.backend === 'wasm' && !flag('--no-compare') && !overBudget()) {
     log('stock vs Lopper wasm kernels:');
     fixes = await compareFixes({ reps, minMs, training: true, log });
   }
-  const date = new Date().toISOString().slice(0, 10);
-  const seconds = (performance.now() - started) / 1000;
-  const json = { backend: info.backend, device: info.device, date, createdAt: new Date().toISOString(), machine, quick, seconds, models: results, fixes };
-  await mkdir(outDir, { recursive: true });
-  const path = join(outDir, `${info.backend}-${date}.json`);
-  await writeFile(path, JSON.stringify(json, null, 2) + '\n');
+  await save(true);
+  const seconds = (performance.now() - startedAt) / 1000;
   console.log(table(results, `${info.backend} on ${info.device}; ${machine.cpu} (${machine.cores} cores), Node ${machine.node}, tfjs ${machine.tfjs}`));
   if (fixes) console.log('\n' + comparisonTable(fixes));
-  console.log(`\nwrote ${path} in ${seconds.toFixed(0)} s`);
+  console.log(`\nwrote ${path} in ${seconds.toFixed(0)} s (load average at start ${machine.loadAverage.join(' ')})`);
 }
 
 main().catch((e) => {

@@ -21,6 +21,7 @@ import { scoreNeurons } from './vbp/criteria.js';
 import { selectKept } from './vbp/ranking.js';
 import { collectStatistics, lowVarianceShare } from './vbp/statistics.js';
 import { pruneModel } from './vbp/surgery.js';
+import { checkTrainable } from './vbp/trainable.js';
 import { buildReport, buildStatistics, type Report } from './report.js';
 
 export interface PipelineInput {
@@ -74,7 +75,6 @@ async function loadInputs(input: PipelineInput, inputShape: (number | null)[]) {
     checkFitsModel(evaluation, inputShape, 'evalData');
     return { train: data, evaluation };
   }
-  if (data.n < 2) throw new InputError('data', 'need at least 2 samples to hold out evaluation data');
   return splitHoldout(data, HOLDOUT_FRACTION, input.pruning.seed);
 }
 
@@ -119,6 +119,7 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
       const why = notPrunable.map((n) => `${n.layer}: ${n.reason}`).join('; ');
       throw new InputError('model', `no prunable MLP block (Dense → activation → Dense) found${why ? ` (${why})` : ''}`);
     }
+    if (tuning.epochs > 0) checkTrainable(model, train.sampleShape); // fail now, not after statistics
     timings.loading = lap();
 
     report('statistics', 0);

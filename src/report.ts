@@ -3,15 +3,9 @@
 import type { BackendInfo } from './engine/backend.js';
 import type { LatencyResult } from './measure/latency.js';
 import type { FineTuneOptions, PruningOptions } from './request.js';
+import type { EpochResult } from './train/fine-tune.js';
 import type { Block, NotPrunable } from './vbp/blocks.js';
 import type { BlockStatistics } from './vbp/statistics.js';
-
-export interface EpochResult {
-  epoch: number;
-  loss: number;
-  evalAccuracy: number | null;
-  seconds: number;
-}
 
 export interface Report {
   version: 1;

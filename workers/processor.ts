@@ -23,7 +23,7 @@ import { ProgressReporter } from './progress.js';
 process.on('disconnect', () => process.exit(1));
 
 const config = loadConfig();
-const log = pino({ level: config.logLevel, name: 'processor' });
+const log = pino({ level: config.logLevel, name: 'processor', base: { pid: process.pid, workerId: process.env.LOPPER_WORKER_ID } });
 const redis = createRedis(config.redisUrl, 'worker');
 const jobs = new JobStore(redis, redisKeys(config.prefix), config.prefix);
 const storage = new LocalDiskStorage(config.dataDir);

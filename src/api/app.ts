@@ -2,7 +2,7 @@
 // and use app.inject; src/service.ts calls it and listens.
 import { randomUUID } from 'node:crypto';
 import multipart from '@fastify/multipart';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import type { Config } from '../config.js';
 import auth from './plugins/auth.js';
 import docs from './plugins/docs.js';
@@ -18,6 +18,8 @@ export interface BuildAppOptions {
   config: Config;
   /** pino options, or false for none (tests); defaults to JSON logs at config.logLevel. */
   logger?: FastifyServerOptions['logger'];
+  /** Sees every route as it is registered (the OpenAPI agreement test collects them). */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -34,6 +36,10 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     // JSON bodies are small job requests; uploads go through multipart, which streams.
     bodyLimit: 1024 * 1024,
   });
+  // Job requests are JSON and uploads multipart; a text/plain body is a client mistake (415),
+  // not a string to validate.
+  app.removeContentTypeParser('text/plain');
+  if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });

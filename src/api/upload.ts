@@ -29,7 +29,6 @@ export interface Upload {
 /** Basename of a client-supplied filename; rejects names that are empty or could mean a path. */
 export function safeName(filename: string, field: string): string {
   const base = filename.split(/[\\/]/).pop() ?? '';
-  // eslint-disable-next-line no-control-regex
   if (!base || base === '.' || base === '..' || /[\x00-\x1f]/.test(base) || base.length > 255) {
     throw new ApiError('bad-request', 400, `file in field "${field}" has no usable filename (${JSON.stringify(filename)})`, field);
   }

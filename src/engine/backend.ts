@@ -1,8 +1,10 @@
 // Picks and initialises the TensorFlow.js backend. Nothing else in Lopper knows which one runs.
 // Order for "auto": webgpu (Dawn, when a GPU adapter exists) → tensorflow (tfjs-node[-gpu], when
 // installed) → wasm. `cpu` is never chosen automatically: it is 20-60x slower than wasm.
+// The choice is logged once (see setBackendLogger) and returned to callers for /readyz and reports.
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../request.js';
+import { registerTileGradient } from './gradients/tile.js';
 
 export interface BackendInfo {
   backend: string;
@@ -10,21 +12,52 @@ export interface BackendInfo {
 }
 
 let current: BackendInfo | null = null;
+let log: (message: string) => void = (m) => process.stderr.write(`lopper: ${m}\n`);
+/** Why each backend that was tried could not be used (for the error, the log and the bench). */
+const failures = new Map<string, string>();
+
+/** Where the one-line "backend chosen" message and fallbacks go (default: stderr). */
+export function setBackendLogger(fn: (message: string) => void): void {
+  log = fn;
+}
+
+const reason = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
 
 async function tryWebgpu(): Promise<BackendInfo | null> {
+  // Dawn for Node (npm "webgpu"): its `globals` are the WebGPU classes and constants (GPUBufferUsage…)
+  // and create([]) the navigator.gpu object. tfjs-backend-webgpu checks navigator.gpu when it is
+  // imported, so both must be in place first. Vulkan (libvulkan1 + NVIDIA's ICD with glvnd) must
+  // be installed for an adapter to appear on Linux; see README "GPU workers".
+  let dawn: { create(options: string[]): any; globals: Record<string, unknown> };
   try {
-    const dawn: any = await import('webgpu' as string);
+    dawn = await import('webgpu' as string);
+  } catch (e) {
+    failures.set('webgpu', `the optional package "webgpu" is not installed (${reason(e)})`);
+    return null;
+  }
+  try {
     Object.assign(globalThis, dawn.globals);
-    const gpu = dawn.create([]);
+    const options = (process.env.LOPPER_DAWN_OPTIONS ?? '').split(',').filter(Boolean);
+    const gpu = dawn.create(options);
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter) return null;
-    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+    if (!adapter) {
+      failures.set('webgpu', 'no WebGPU adapter (is the Vulkan loader installed, with a GPU driver ICD?)');
+      return null;
+    }
+    const nav = (globalThis as { navigator?: object }).navigator;
+    if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true, writable: true });
+    else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
     await import('@tensorflow/tfjs-backend-webgpu' as string);
-    if (!(await tf.setBackend('webgpu'))) return null;
+    if (!(await tf.setBackend('webgpu'))) {
+      failures.set('webgpu', 'tf.setBackend("webgpu") failed (see the warning above)');
+      return null;
+    }
     await tf.ready();
     const info = adapter.info ?? (await adapter.requestAdapterInfo?.()) ?? {};
-    return { backend: 'webgpu', device: [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'gpu' };
-  } catch {
+    const device = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'gpu';
+    return { backend: 'webgpu', device: `${device} (Dawn WebGPU)` };
+  } catch (e) {
+    failures.set('webgpu', reason(e));
     return null;
   }
 }
@@ -37,8 +70,9 @@ async function tryTensorflow(): Promise<BackendInfo | null> {
         await tf.ready();
         return { backend: 'tensorflow', device: pkg.endsWith('gpu') ? 'libtensorflow (CUDA)' : 'libtensorflow (CPU)' };
       }
-    } catch {
+    } catch (e) {
       // not installed, or libtensorflow missing: fall through to the next candidate
+      failures.set('tensorflow', `${pkg}: ${reason(e)}`);
     }
   }
   return null;
@@ -47,8 +81,12 @@ async function tryTensorflow(): Promise<BackendInfo | null> {
 async function tryWasm(): Promise<BackendInfo | null> {
   await import('@tensorflow/tfjs-backend-wasm');
   const { registerWasmKernels } = await import('./wasm-kernels.js');
+  // Before setBackend: the replacements keep the stock kernels' setup functions.
   registerWasmKernels();
-  if (!(await tf.setBackend('wasm'))) return null;
+  if (!(await tf.setBackend('wasm'))) {
+    failures.set('wasm', 'tf.setBackend("wasm") failed');
+    return null;
+  }
   await tf.ready();
   return { backend: 'wasm', device: `${process.arch} CPU (XNNPACK, 1 thread)` };
 }
@@ -71,19 +109,30 @@ const candidates: Record<Exclude<BackendName, 'auto'>, () => Promise<BackendInfo
  * takes the first that works; an explicit name fails loudly when that backend is unavailable.
  */
 export async function initBackend(requested: BackendName = (process.env.LOPPER_BACKEND as BackendName) || 'auto'): Promise<BackendInfo> {
-  // `cpu` may have been set up just to read a model (inspection); `auto` still looks for better.
-  if (current && (requested === current.backend || (requested === 'auto' && current.backend !== 'cpu'))) return current;
+  if (current && (requested === 'auto' || requested === current.backend)) return current;
+  if (!(requested in candidates) && requested !== 'auto') throw new Error(`unknown backend "${requested}"`);
+  // tfjs-core's Tile gradient issues one slice+add per repetition; ours is one reduction. It is
+  // backend-independent, so it is registered whichever backend runs.
+  registerTileGradient();
   const order: Exclude<BackendName, 'auto'>[] = requested === 'auto' ? ['webgpu', 'tensorflow', 'wasm'] : [requested];
   for (const name of order) {
     const info = await candidates[name]();
     if (info) {
       current = info;
+      const skipped = order.slice(0, order.indexOf(name)).map((n) => `${n}: ${failures.get(n) ?? 'unavailable'}`);
+      log(`backend ${info.backend} on ${info.device}${skipped.length ? ` (skipped ${skipped.join('; ')})` : ''}`);
       return info;
     }
   }
-  throw new Error(`backend "${requested}" is not available on this machine`);
+  const why = order.map((n) => `${n}: ${failures.get(n) ?? 'unavailable'}`).join('; ');
+  throw new Error(`backend "${requested}" is not available on this machine (${why})`);
 }
 
 export function currentBackend(): BackendInfo | null {
   return current;
+}
+
+/** Why backends that were tried could not be used, by name (empty when none failed). */
+export function backendFailures(): Record<string, string> {
+  return Object.fromEntries(failures);
 }

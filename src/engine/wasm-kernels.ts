@@ -3,9 +3,12 @@
 // tf.setBackend('wasm'); each fix lives in src/engine/wasm/ and delegates to the stock kernel
 // for the cases it does not improve.
 import { registerTileGradient, restoreTileGradient } from './gradients/tile.js';
+import { registerConv2DBackpropFilter, restoreConv2DBackpropFilter } from './wasm/conv2d-backprop-filter.js';
+import { registerErf, restoreErf } from './wasm/erf.js';
 import { registerFusedBias, restoreFusedBias } from './wasm/fused-bias.js';
 import { registerIdentity, restoreIdentity } from './wasm/identity.js';
 import { registerMatMul, restoreMatMul } from './wasm/matmul.js';
+import { registerSlice, restoreSlice } from './wasm/slice.js';
 import { registerTile, restoreTile } from './wasm/tile.js';
 import { registerTranspose, restoreTranspose } from './wasm/transpose.js';
 
@@ -14,12 +17,15 @@ export const WASM_FIXES = {
   matmul: { register: registerMatMul, restore: restoreMatMul },
   transpose: { register: registerTranspose, restore: restoreTranspose },
   tile: { register: registerTile, restore: restoreTile },
+  slice: { register: registerSlice, restore: restoreSlice },
+  erf: { register: registerErf, restore: restoreErf },
   // Sharing buffers in Identity needs the fused kernels' bias-record fix with it.
   identity: {
     register: () => (registerFusedBias(), registerIdentity()),
     restore: () => (restoreIdentity(), restoreFusedBias()),
   },
   tileGradient: { register: registerTileGradient, restore: restoreTileGradient },
+  conv2dBackpropFilter: { register: registerConv2DBackpropFilter, restore: restoreConv2DBackpropFilter }, // missing on wasm
 } as const;
 export type WasmFix = keyof typeof WASM_FIXES;
 

@@ -108,11 +108,14 @@ export function describeDataset(ds: Dataset) {
   };
 }
 
+/** Whether a per-sample shape matches a model input shape without its batch dim (null = any). */
+export function sampleShapeFits(sampleShape: number[], inputShape: (number | null)[]): boolean {
+  return inputShape.length === sampleShape.length && inputShape.every((d, i) => d == null || d === sampleShape[i]);
+}
+
 /** Checks the per-sample shape against the model's input shape without its batch dim (null = any). */
 export function checkFitsModel(ds: Dataset, inputShape: (number | null)[], field = 'data'): void {
-  const fits =
-    inputShape.length === ds.sampleShape.length && inputShape.every((d, i) => d == null || d === ds.sampleShape[i]);
-  if (!fits) {
+  if (!sampleShapeFits(ds.sampleShape, inputShape)) {
     const fmt = (s: (number | null)[]) => `[${s.map((d) => d ?? 'null').join(', ')}]`;
     throw new InputError(
       field,

@@ -3,6 +3,7 @@
 // before tfjs, so a bad upload gets an error naming the manifest entry at fault.
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.js';
+import '../layers/index.js'; // registers Lopper's Keras layers (MultiHeadAttention, ...) before any load
 import { findUnknownClasses } from './layer-classes.js';
 import { readModelSource } from './model-source.js';
 

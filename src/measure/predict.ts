@@ -26,7 +26,9 @@ export async function predictAll(
   let outShape: number[] = [];
   for (let start = 0; start < n; start += batchSize) {
     const end = Math.min(n, start + batchSize);
-    const y = tf.tidy(() => model.predict(sliceBatch(x, sampleShape, start, end)) as tf.Tensor);
+    // predict() would split the batch again into its default batchSize of 32 (slice, run, concat):
+    // pass the batch size so the whole batch runs as one pass.
+    const y = tf.tidy(() => model.predict(sliceBatch(x, sampleShape, start, end), { batchSize: end - start }) as tf.Tensor);
     if (!out) {
       outShape = y.shape.slice(1);
       rowSize = outShape.reduce((a, b) => a * b, 1);

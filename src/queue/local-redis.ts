@@ -41,7 +41,9 @@ export async function ensureRedis(redisUrl: string, dataDir: string, log: Logger
   const child: ChildProcess = spawn(
     'redis-server',
     ['--port', port, '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--daemonize', 'no'],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    // Its own process group: a Ctrl-C in the terminal must not stop Redis before the API and the
+    // worker have shut down through it; stop() ends it last.
+    { stdio: ['ignore', 'ignore', 'inherit'], detached: true },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   for (let i = 0; i < 100 && child.exitCode === null; i++) {

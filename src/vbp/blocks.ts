@@ -4,7 +4,7 @@
 // shift into fc2's bias is exact only when nothing else sees the hidden activations, so any other
 // consumer makes the block not prunable, and the reason is reported.
 import type * as tf from '@tensorflow/tfjs';
-import { callCount, config, consumers, modelOutputLayers, ownActivation } from './graph.js';
+import { callCount, config, consumers, inputShapeOf, modelOutputLayers, ownActivation } from './graph.js';
 
 type Layer = tf.layers.Layer;
 
@@ -41,9 +41,11 @@ export function isChannelLinear(layer: Layer): boolean {
   const cls = layer.getClassName();
   if (cls === 'Dense') return true;
   if (cls !== 'Conv2D') return false;
+  // tfjs's getConfig() spells keys in camelCase (kernelSize); snake_case kept for raw Keras configs.
   const c = config(layer);
   const ones = (v: unknown) => (Array.isArray(v) ? v : [v]).every((x) => x === 1);
-  return ones(c.kernel_size) && ones(c.strides) && ones(c.dilation_rate ?? 1) && (c.data_format ?? 'channelsLast') === 'channelsLast';
+  const format = c.dataFormat ?? c.data_format ?? 'channelsLast';
+  return ones(c.kernelSize ?? c.kernel_size) && ones(c.strides) && ones(c.dilationRate ?? c.dilation_rate ?? 1) && (format === 'channelsLast' || format === 'channels_last');
 }
 
 export function hiddenUnits(layer: Layer): number {
@@ -58,8 +60,10 @@ function activationName(layer: Layer): string {
 }
 
 function isLastAxisNorm(layer: Layer): boolean {
-  const axis = config(layer).axis;
-  const rank = ((layer as any).inboundNodes[0]?.inputShapes?.length ?? 0) as number;
+  // Keras writes a built layer's axis as a list ([3]); tfjs as a number (-1).
+  const raw = config(layer).axis;
+  const axis = Array.isArray(raw) && raw.length === 1 ? raw[0] : raw;
+  const rank = inputShapeOf(layer).length;
   return axis === -1 || (typeof axis === 'number' && axis === rank - 1);
 }
 

@@ -24,7 +24,10 @@ function layerMacs(layer: Layer): number {
   const output = outputShapeOf(layer);
   const spatial = () => product(output.slice(1, -1));
   const channelsIn = input[input.length - 1] ?? 0;
-  const kernel = () => product(Array.isArray(c.kernel_size) ? c.kernel_size : [c.kernel_size]);
+  // tfjs's getConfig() spells keys in camelCase (kernelSize, depthMultiplier).
+  const size = c.kernelSize ?? c.kernel_size;
+  const kernel = () => product(Array.isArray(size) ? size : [size]);
+  const multiplier = c.depthMultiplier ?? c.depth_multiplier ?? 1;
   switch (cls) {
     case 'Dense':
       return product(input.slice(1, -1)) * channelsIn * c.units;
@@ -34,9 +37,9 @@ function layerMacs(layer: Layer): number {
     case 'Conv2DTranspose':
       return kernel() * (channelsIn / (c.groups ?? 1)) * c.filters * (cls === 'Conv2DTranspose' ? product(input.slice(1, -1)) : spatial());
     case 'DepthwiseConv2D':
-      return kernel() * channelsIn * (c.depth_multiplier ?? 1) * spatial();
+      return kernel() * channelsIn * multiplier * spatial();
     case 'SeparableConv2D':
-      return spatial() * (kernel() * channelsIn * (c.depth_multiplier ?? 1) + channelsIn * (c.depth_multiplier ?? 1) * c.filters);
+      return spatial() * (kernel() * channelsIn * multiplier + channelsIn * multiplier * c.filters);
     default:
       return 'layers' in layer ? countMacs(layer as unknown as tf.LayersModel) : 0;
   }

@@ -3,6 +3,7 @@
 // The result is rebuilt from an edited topology (units/filters reduced) with sliced weights, so it
 // is an ordinary Layers model that plain tf.loadLayersModel reads, with no Lopper code.
 import * as tf from '@tensorflow/tfjs';
+import '../layers/index.js'; // the rebuilt model may use Lopper's layers and activation aliases
 import type { Block } from './blocks.js';
 
 export interface BlockPlan {

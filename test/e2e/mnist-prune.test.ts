@@ -41,11 +41,12 @@ describe('MNIST digits, 50% pruning', () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  it('variance + mean shift beats magnitude and random before fine-tuning; distillation recovers ≥ 98%', async () => {
+  it('variance + mean shift beats magnitude and random before fine-tuning; distillation recovers ≥ 98%', async (t) => {
     const vbp = await run('vbp', {}, { epochs: 2, learningRate: 1e-3, batchSize: 64 });
     const magnitude = await run('magnitude', { criterion: 'magnitude' }, { epochs: 0 });
     const random = await run('random', { criterion: 'random', seed: 4 }, { epochs: 0 });
     const acc = (r: Report) => r.accuracy.pruned!;
+    t.diagnostic(`original ${vbp.accuracy.original}; pruned: variance ${acc(vbp)}, magnitude ${acc(magnitude)}, random ${acc(random)}; fine-tuned ${vbp.accuracy.fineTuned}`);
     assert.ok(acc(vbp) > acc(magnitude), `variance ${acc(vbp)} vs magnitude ${acc(magnitude)}`);
     assert.ok(acc(vbp) > acc(random), `variance ${acc(vbp)} vs random ${acc(random)}`);
     assert.ok(vbp.accuracy.fineTuned! >= 0.98 * vbp.accuracy.original!, `fine-tuned ${vbp.accuracy.fineTuned} vs original ${vbp.accuracy.original}`);

@@ -15,6 +15,8 @@ export default async function datasetRoutes(app: FastifyInstance) {
     const upload = await receiveUpload(req, { tmpDir: lopper.tmpDir, maxBytes: lopper.config.maxUploadBytes, fields: ['name'] });
     const id = randomUUID();
     let stored = false;
+    let record: DatasetRecord;
+    // The temp folder goes before the reply does, so a client never sees it outlive its request.
     try {
       if (upload.files.length !== 1) {
         const detail = upload.files.length ? `expected one .npz file, got ${upload.files.length} files` : 'no file uploaded: send the .npz in field "file"';
@@ -29,7 +31,7 @@ export default async function datasetRoutes(app: FastifyInstance) {
       const summary = await inspectDatasetFile(file.path, file.field);
       stored = true;
       const obj = await lopper.storage.putFile(`datasets/${id}/data.npz`, file.path);
-      const record: DatasetRecord = {
+      record = {
         id,
         name: name ?? file.name.replace(/\.npz$/i, ''),
         createdAt: new Date().toISOString(),
@@ -38,13 +40,13 @@ export default async function datasetRoutes(app: FastifyInstance) {
         sha256: obj.sha256,
       };
       await lopper.datasets.create(record);
-      return reply.code(201).header('location', `/v1/datasets/${id}`).send(record);
     } catch (err) {
       if (stored) await lopper.storage.deleteFolder(`datasets/${id}`);
       throw err;
     } finally {
       await upload.discard();
     }
+    return reply.code(201).header('location', `/v1/datasets/${id}`).send(record);
   });
 
   app.get('/v1/datasets', async (req) => {

@@ -13,7 +13,6 @@ import { unzipInto } from '../unzip.js';
 import { receiveUpload, type Upload, type UploadedFile } from '../upload.js';
 import { validate } from '../validate.js';
 
-
 /** The model's files from an upload: the files themselves, or the members of a single .zip. */
 async function modelFiles(upload: Upload, maxBytes: number): Promise<UploadedFile[]> {
   const zips = upload.files.filter((f) => f.name.toLowerCase().endsWith('.zip'));
@@ -24,6 +23,13 @@ async function modelFiles(upload: Upload, maxBytes: number): Promise<UploadedFil
   const unpacked = join(upload.dir, 'unzipped');
   await mkdir(unpacked);
   return unzipInto(zips[0].path, unpacked, maxBytes, zips[0].field);
+}
+
+/** An unnamed model is named after its .zip, else after its topology file ("model" for model.json). */
+function defaultName(upload: Upload, json: UploadedFile): string {
+  const only = upload.files.length === 1 ? upload.files[0] : null;
+  const source = only && only.name.toLowerCase().endsWith('.zip') ? only : json;
+  return source.name.replace(/\.(json|zip)$/i, '');
 }
 
 /** model.json plus the basenames its manifest lists (already validated by inspectModelFiles). */
@@ -39,6 +45,8 @@ export default async function modelRoutes(app: FastifyInstance) {
     const upload = await receiveUpload(req, { tmpDir: lopper.tmpDir, maxBytes: lopper.config.maxUploadBytes, fields: ['name'] });
     const id = randomUUID();
     let stored = false;
+    let record: ModelRecord;
+    // The temp folder goes before the reply does, so a client never sees it outlive its request.
     try {
       if (upload.files.length === 0) throw new ApiError('bad-request', 400, 'no files uploaded: send model.json and its weight files, or a .zip', 'files');
       const name = upload.fields.name === undefined ? undefined : validate(nameSchema, upload.fields.name, 'body');
@@ -54,6 +62,7 @@ export default async function modelRoutes(app: FastifyInstance) {
       byName.set('model.json', json);
       const bytes = new Map<string, Uint8Array>();
       for (const [n, f] of byName) bytes.set(n, await readFile(f.path));
+      // Loaded on first use, so the API starts and answers probes without loading TensorFlow.js.
       const { inspectModelFiles } = await import('../../inspect.js');
       const summary = await inspectModelFiles(bytes);
 
@@ -63,21 +72,21 @@ export default async function modelRoutes(app: FastifyInstance) {
         const obj = await lopper.storage.putFile(`models/${id}/${n}`, byName.get(n)!.path);
         kept.push({ name: n, bytes: obj.bytes, sha256: obj.sha256 });
       }
-      const record: ModelRecord = {
+      record = {
         id,
-        name: name ?? json.name.replace(/\.json$/i, ''),
+        name: name ?? defaultName(upload, json),
         createdAt: new Date().toISOString(),
         ...summary,
         files: kept,
       };
       await lopper.models.create(record);
-      return reply.code(201).header('location', `/v1/models/${id}`).send(record);
     } catch (err) {
       if (stored) await lopper.storage.deleteFolder(`models/${id}`);
       throw err;
     } finally {
       await upload.discard();
     }
+    return reply.code(201).header('location', `/v1/models/${id}`).send(record);
   });
 
   app.get('/v1/models', async (req) => {

@@ -3,9 +3,11 @@
 // of every Dense layer's backward pass, [B,M,K]x[K,N] on 3-D activations) runs in a scalar loop
 // at ~1 GFLOP/s. These kernels transpose operands explicitly (a memory copy, far cheaper than the
 // matmul) and fold a batched left operand against an unbatched right one into one 2-D matmul, so
-// the XNNPACK path is taken. Cases they cannot route there are left to the stock kernel.
+// the XNNPACK path is taken. Products of two batched operands (attention) go to a WebAssembly
+// SIMD kernel (simd-bmm.ts). Cases none of these handle are left to the stock kernel.
 import * as tf from '@tensorflow/tfjs';
 import { type Info, type KernelArgs, type WasmBackend, replaceKernel, restoreKernel, sizeOf, stockKernel, syncRecordShape, view, withShape, release } from './registry.js';
+import { simdBmm } from './simd-bmm.js';
 import { transposeInfo } from './transpose.js';
 
 interface Dims {
@@ -57,6 +59,56 @@ function rightOperand(backend: WasmBackend, b: Info, d: Dims, transposeB: boolea
   return out;
 }
 
+/** Where BatchMatMul goes: the SIMD kernel (default) or XNNPACK after explicit transposes. */
+let route: 'simd' | 'xnnpack' = 'simd';
+export function setMatMulRoute(r: 'simd' | 'xnnpack'): void {
+  route = r;
+}
+
+const memoryOf = (backend: WasmBackend) => (backend as unknown as { wasm: { asm: { memory: WebAssembly.Memory } } }).wasm.asm.memory;
+const offsetOf = (backend: WasmBackend, t: Info) => backend.dataIdMap.get(t.dataId).memoryOffset;
+
+/**
+ * The product on the SIMD kernel, or null where it does not apply (no SIMD, or batch axes that
+ * broadcast other than "equal, or one side unbatched"). A transposed A is read in place; a
+ * transposed B is transposed explicitly (the kernel loads B rows as vectors).
+ */
+function simdMatMul(backend: WasmBackend, a: Info, b: Info, d: Dims, transposeA: boolean, transposeB: boolean): Info | null {
+  const bmm = simdBmm(memoryOf(backend));
+  const outBatch = sizeOf(d.outShape.slice(0, -2));
+  if (!bmm || (d.batchA !== outBatch && d.batchA !== 1) || (d.batchB !== outBatch && d.batchB !== 1)) return null;
+  let b2 = b;
+  if (transposeB) {
+    const b3 = view(backend, b, [d.batchB, d.n, d.k]);
+    b2 = transposeInfo(backend, b3, [0, 2, 1]);
+    release(backend, b3);
+  }
+  const out = backend.makeOutput(d.outShape, 'float32');
+  const [aOff, bOff, outOff] = [offsetOf(backend, a), offsetOf(backend, b2), offsetOf(backend, out)];
+  const aRow = transposeA ? 4 : d.k * 4;
+  const aCol = transposeA ? d.m * 4 : 4;
+  if (d.batchB === 1 && d.batchA > 1 && !transposeA) {
+    // [batchA·m, k] x [k, n] in one go: more rows per pass over B.
+    bmm(aOff, bOff, outOff, 1, d.batchA * d.m, d.k, d.n, 0, 0, aRow, aCol);
+  } else {
+    bmm(aOff, bOff, outOff, outBatch, d.m, d.k, d.n, d.batchA > 1 ? d.m * d.k * 4 : 0, d.batchB > 1 ? d.k * d.n * 4 : 0, aRow, aCol);
+  }
+  if (b2 !== b) release(backend, b2);
+  return out;
+}
+
+/**
+ * True the first time a right-hand operand's buffer is seen. XNNPACK packs (re-lays out) the
+ * right-hand operand of each matmul and caches the packed copy per buffer, which pays off only
+ * when the same weights come back (inference); fresh operands go to the SIMD kernel instead.
+ */
+const seen = new WeakSet<object>();
+function firstUse(b: Info): boolean {
+  if (seen.has(b.dataId)) return false;
+  seen.add(b.dataId);
+  return true;
+}
+
 function batchMatMul(args: KernelArgs): Info {
   const stock = stockKernel('BatchMatMul');
   const { inputs, backend, attrs } = args;
@@ -67,8 +119,14 @@ function batchMatMul(args: KernelArgs): Info {
   if (a.dtype !== 'float32' || b.dtype !== 'float32') return stock(args);
   const d = matmulDims(a, b, transposeA, transposeB);
   if (!d) return stock(args);
+  // A plain product with weights seen before goes to XNNPACK, which has them packed already.
+  const plainRepeat = !transposeA && !transposeB && d.batchB === 1 && !firstUse(b);
+  if (route === 'simd' && !plainRepeat) {
+    const out = simdMatMul(backend, a, b, d, transposeA, transposeB);
+    if (out) return out;
+  }
   if (d.batchB === 1) {
-    // One 2-D matmul: [batchA*m, k] x [k, n].
+    // One 2-D matmul on XNNPACK: [batchA*m, k] x [k, n].
     const a2 = leftOperand(backend, a, d, transposeA);
     const b2 = rightOperand(backend, b, d, transposeB);
     const out = stock({ inputs: { a: a2, b: b2 }, backend, attrs: { transposeA: false, transposeB: false } });
@@ -87,8 +145,7 @@ function batchMatMul(args: KernelArgs): Info {
     release(backend, a2, b3, bt, b2, prod, p3);
     return withShape(backend, out, d.outShape);
   }
-  // Both operands batched: XNNPACK has no batched path in this build; the stock loop it is.
-  return stock(args);
+  return simdMatMul(backend, a, b, d, transposeA, transposeB) ?? stock(args);
 }
 
 function fusedMatMul(args: KernelArgs): Info {
@@ -101,9 +158,29 @@ function fusedMatMul(args: KernelArgs): Info {
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length !== 3 || b.shape.length !== 3) return stock(args);
   const d = matmulDims(a, b, transposeA, transposeB);
   if (!d || d.batchB !== 1) return stock(args);
+  if (route === 'simd' && !preluActivationWeights && (attrs.activation === 'linear' || attrs.activation === 'relu') && firstUse(b)) {
+    // New weights (every training step's forward pass): the SIMD kernel, which needs no packing,
+    // then bias and ReLU as separate (XNNPACK) kernels. Weights seen before take XNNPACK's
+    // fused path below, whose packed copy of them is cached from the second call on.
+    const prod = simdMatMul(backend, a, b, d, transposeA, transposeB);
+    if (prod) {
+      let out = prod;
+      if (bias) {
+        out = stockKernel('Add')({ inputs: { a: prod, b: bias }, backend, attrs: {} });
+        release(backend, prod);
+      }
+      if (attrs.activation === 'relu') {
+        const pre = out;
+        out = stockKernel('Relu')({ inputs: { x: pre }, backend, attrs: {} });
+        release(backend, pre);
+      }
+      return out;
+    }
+  }
   if (d.batchA === 1 && !transposeA && !transposeB) return stock(args); // already the fast path
-  // Folding the batch into rows changes the output's layout only if a PReLU alpha is per-element.
-  if (preluActivationWeights && d.batchA > 1) return stock(args);
+  // Folding the batch into rows keeps a per-channel PReLU alpha's meaning, not a per-element one.
+  // (The stock kernel's batched path also gets bias + PReLU wrong; folding avoids it.)
+  if (preluActivationWeights && d.batchA > 1 && sizeOf(preluActivationWeights.shape) !== d.n) return stock(args);
   const a2 = leftOperand(backend, a, d, transposeA);
   const b2 = rightOperand(backend, b, d, transposeB);
   const out = stock({

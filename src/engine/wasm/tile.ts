@@ -49,6 +49,16 @@ export function tileInto(src: Arr, out: Arr, xs: number[], rs: number[]): void {
     xStride[k] = xStride[k + 1] * xs[k + 1];
   }
   const fill = (k: number, xOff: number, oOff: number): void => {
+    if (k === n - 1 && xs[k] === 1) {
+      out.fill(src[xOff], oOff, oOff + rs[k]); // one value per row, broadcast along the last axis
+      return;
+    }
+    if (k === n - 1 && xs[k] * rs[k] <= 64) {
+      // Short rows: a plain loop beats typed-array calls.
+      const len = xs[k];
+      for (let r = 0, o = oOff; r < rs[k]; r++) for (let e = 0; e < len; e++) out[o++] = src[xOff + e];
+      return;
+    }
     if (k === n - 1) {
       out.set(src.subarray(xOff, xOff + xs[k]), oOff);
     } else {

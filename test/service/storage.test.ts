@@ -1,0 +1,44 @@
+// The local-disk store (atomic put with sha256, ranged reads, folder delete) and Range parsing.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { text } from 'node:stream/consumers';
+import { test } from 'node:test';
+import { parseRange } from '../../src/api/range.js';
+import { LocalDiskStorage } from '../../src/store/local-disk.js';
+
+test('putFile moves the file in and records size and sha256; reads honour ranges', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'lopper-store-'));
+  try {
+    const store = new LocalDiskStorage(root);
+    const src = join(root, 'incoming.txt');
+    await writeFile(src, 'hello, lopper');
+    const obj = await store.putFile('jobs/j1/report.json', src);
+    assert.equal(obj.bytes, 13);
+    assert.equal(obj.sha256, createHash('sha256').update('hello, lopper').digest('hex'));
+    assert.deepEqual((await readdir(root)).sort(), ['jobs'], 'the source was moved, not copied');
+    assert.equal(await text(await store.read('jobs/j1/report.json')), 'hello, lopper');
+    assert.equal(await text(await store.read('jobs/j1/report.json', { start: 7, end: 12 })), 'lopper');
+    assert.deepEqual(await store.stat('jobs/j1/report.json'), { bytes: 13 });
+    assert.equal(await store.stat('jobs/j1/nothing'), null);
+    await assert.rejects(store.read('jobs/j1/nothing'), /ENOENT/);
+    await assert.rejects(store.putFile('../escape', src), /invalid storage key/);
+    await store.deleteFolder('jobs/j1');
+    assert.equal(await store.stat('jobs/j1/report.json'), null);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('Range headers: single ranges, suffixes, open ends, ignored and unsatisfiable ones', () => {
+  assert.deepEqual(parseRange(undefined, 100), { kind: 'full' });
+  assert.deepEqual(parseRange('bytes=0-9', 100), { kind: 'partial', range: { start: 0, end: 9 } });
+  assert.deepEqual(parseRange('bytes=90-', 100), { kind: 'partial', range: { start: 90, end: 99 } });
+  assert.deepEqual(parseRange('bytes=-10', 100), { kind: 'partial', range: { start: 90, end: 99 } });
+  assert.deepEqual(parseRange('bytes=50-500', 100), { kind: 'partial', range: { start: 50, end: 99 } });
+  assert.deepEqual(parseRange('bytes=0-1,5-6', 100), { kind: 'full' });
+  assert.deepEqual(parseRange('items=0-1', 100), { kind: 'full' });
+  assert.deepEqual(parseRange('bytes=100-', 100), { kind: 'unsatisfiable' });
+});
