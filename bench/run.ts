@@ -56,6 +56,7 @@ interface ModelResult {
   evaluation: Rate & { samples: number };
   training: Training[];
   job: JobResult | null;
+  jobError: string | null;
 }
 
 const SPECS = {
@@ -99,11 +100,17 @@ async function benchModel(key: 'mlp' | 'vit', backend: string): Promise<ModelRes
       log(`  training at batch ${batch}: ${r.best.toFixed(0)} samples/s (median ${r.median.toFixed(0)}), ${gflops.toFixed(1)} GFLOP/s = ${(100 * gflops / ceil).toFixed(0)}% of ${ceil.toFixed(1)}`);
     }
     let job: JobResult | null = null;
+    let jobError: string | null = null;
     if (!flag('--no-job') && !overBudget()) {
-      job = await pruneJob(model, [...spec.sample], 10, JOBS[key], backend as BackendName);
-      log(`  prune job: ${job.seconds.toFixed(1)} s (${Object.entries(job.timings).map(([k, v]) => `${k} ${Number(v).toFixed(1)}`).join(', ')})`);
+      try {
+        job = await pruneJob(model, [...spec.sample], 10, JOBS[key], backend as BackendName);
+        log(`  prune job: ${job.seconds.toFixed(1)} s (${Object.entries(job.timings).map(([k, v]) => `${k} ${Number(v).toFixed(1)}`).join(', ')})`);
+      } catch (e) {
+        jobError = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
+        log(`  prune job FAILED: ${jobError}`);
+      }
     }
-    return { name: spec.label, forwardMflopsPerSample: fwd / 1e6, ceilings, statistics, evaluation, training, job };
+    return { name: spec.label, forwardMflopsPerSample: fwd / 1e6, ceilings, statistics, evaluation, training, job, jobError };
   } finally {
     model.dispose();
   }

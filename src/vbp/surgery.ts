@@ -27,26 +27,32 @@ function sliceOutputs(weights: tf.Tensor[], kept: Int32Array): tf.Tensor[] {
   return weights.map((w) => tf.gather(w, Array.from(kept), w.rank - 1));
 }
 
-/** fc2 side: fold pruned units' means into the bias, then keep input rows (second-to-last axis). */
-function sliceInputs(kernel: tf.Tensor, bias: tf.Tensor | undefined, plan: BlockPlan): tf.Tensor[] {
+/**
+ * fc2's new bias: b2 + Δμ·W2 in float64 over the pruned rows, or null when nothing is folded in.
+ * Reads the weights with await data(): synchronous reads are unavailable on GPU backends.
+ */
+async function shiftedBias(kernel: tf.Tensor, bias: tf.Tensor | undefined, plan: BlockPlan): Promise<tf.Tensor | null> {
+  if (!plan.mean || !shiftsBias(plan)) return null;
   const h = plan.block.hidden;
-  const w = kernel.dataSync() as Float32Array;
+  const w = (await kernel.data()) as Float32Array;
   const dOut = w.length / h;
-  let newBias = bias;
-  if (plan.mean) {
-    const keep = new Uint8Array(h);
-    plan.kept.forEach((i) => (keep[i] = 1));
-    const shift = new Float64Array(dOut);
-    for (let j = 0; j < h; j++) {
-      if (keep[j] || plan.mean[j] === 0) continue;
-      const mu = plan.mean[j];
-      for (let k = 0; k < dOut; k++) shift[k] += mu * w[j * dOut + k];
-    }
-    const old = bias ? (bias.dataSync() as Float32Array) : new Float32Array(dOut);
-    newBias = tf.tensor1d(old.map((b, k) => b + shift[k]));
+  const keep = new Uint8Array(h);
+  plan.kept.forEach((i) => (keep[i] = 1));
+  const shift = new Float64Array(dOut);
+  for (let j = 0; j < h; j++) {
+    if (keep[j] || plan.mean[j] === 0) continue;
+    const mu = plan.mean[j];
+    for (let k = 0; k < dOut; k++) shift[k] += mu * w[j * dOut + k];
   }
+  const old = bias ? ((await bias.data()) as Float32Array) : new Float32Array(dOut);
+  return tf.tensor(old.map((b, k) => b + shift[k]), [dOut]);
+}
+
+/** fc2 side: keep input rows (second-to-last kernel axis); the bias is the shifted one if any. */
+function sliceInputs(kernel: tf.Tensor, bias: tf.Tensor | undefined, newBias: tf.Tensor | null, plan: BlockPlan): tf.Tensor[] {
   const rows = tf.gather(kernel, Array.from(plan.kept), kernel.rank - 2);
-  return newBias ? [rows, newBias] : [rows];
+  const b = newBias ?? bias;
+  return b ? [rows, b] : [rows];
 }
 
 /** Whether the mean shift puts something into fc2's bias (so fc2 needs one even if it had none). */
@@ -73,16 +79,17 @@ export async function pruneModel(model: tf.LayersModel, plans: BlockPlan[]): Pro
   for (const layer of model.layers) {
     const weights = layer.getWeights();
     if (weights.length === 0) continue;
+    const inPlan = asFc2.get(layer.name);
+    const newBias = inPlan ? await shiftedBias(weights[0], weights[1], inPlan) : null;
     const next = tf.tidy(() => {
       let w = weights;
-      const inPlan = asFc2.get(layer.name);
-      if (inPlan) w = sliceInputs(w[0], w[1], inPlan);
+      if (inPlan) w = sliceInputs(w[0], w[1], newBias, inPlan);
       const outPlan = asFc1.get(layer.name) ?? asNorm.get(layer.name);
       if (outPlan) w = asNorm.has(layer.name) ? w.map((t) => tf.gather(t, Array.from(outPlan.kept))) : sliceOutputs(w, outPlan.kept);
       return w.map((t) => t.clone());
     });
     pruned.getLayer(layer.name).setWeights(next);
-    tf.dispose(next);
+    tf.dispose([...next, ...(newBias ? [newBias] : [])]);
   }
   return pruned;
 }
