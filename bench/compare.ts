@@ -49,6 +49,9 @@ export async function compareFixes(opts: { reps: number; minMs: number; training
     const a3 = t([32, 16, 64]);
     const w3 = t([64, 256]);
     cases.push(['matmul [32,16,64]x[64,256] (3-D x 2-D)', () => tf.matMul(a3, w3)]);
+    const q = t([32, 4, 16, 16]);
+    const k = t([32, 4, 16, 16]);
+    cases.push(['attention scores q·kᵀ [32,4,16,16]x[32,4,16,16]ᵀ', () => tf.matMul(q, k, false, true)]);
     const qkv = t([32, 16, 3, 4, 16]);
     cases.push(['transpose 5-D [32,16,3,4,16] → [3,32,4,16,16]', () => tf.transpose(qkv, [2, 0, 3, 1, 4])]);
     const gamma = t([1, 1, 64]);
@@ -56,7 +59,14 @@ export async function compareFixes(opts: { reps: number; minMs: number; training
     const up = t([32, 16, 64]);
     const tileGrad = tf.grad((g: tf.Tensor) => tf.sum(tf.mul(tf.tile(g, [32, 16, 1]), up)));
     cases.push(['gradient of tile [1,1,64] × [32,16,1]', () => tileGrad(gamma)]);
+    const parts = t([3, 32, 4, 16, 16]);
+    cases.push(['unstack [3,32,4,16,16] (q, k, v)', () => {
+      const [first, ...rest] = tf.unstack(parts);
+      tf.dispose(rest);
+      return first;
+    }]);
     const h = t([32, 16, 256]);
+    cases.push(['erf [32,16,256] (GELU)', () => tf.erf(h)]);
     cases.push(['identity (clone) [32,16,256]', () => tf.clone(h)]);
     for (const [name, fn] of cases) {
       const c = await kernelCase(name, fn, reps, minMs);
@@ -71,7 +81,7 @@ export async function compareFixes(opts: { reps: number; minMs: number; training
   if (opts.training) {
     for (const [label, build, sample, batch, n] of [
       ['training MLP, batch 256', buildMlp, [MLP.input], 256, 1024],
-      ['training tiny ViT, batch 32', buildTinyVit, [VIT.tokens, VIT.patch], 32, 64],
+      ['training tiny ViT, batch 32', buildTinyVit, [VIT.tokens, VIT.patch], 32, 128],
     ] as const) {
       const model = build();
       const data = syntheticData(n, [...sample], 10);

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/engine/backend.js';
 import { AdamW } from '../src/train/adamw.js';
-import { buildMlp, MLP } from './models.js';
+import { buildMlp, buildTinyVit, MLP, VIT } from './models.js';
 
 const log = (s: string) => console.log(s);
 
@@ -34,9 +34,44 @@ async function kernelsPerCall(fn: () => void): Promise<number> {
   return p.kernels.length;
 }
 
+/** Tiny-ViT inference at batch 512: predict vs apply, kernel count, GPU time by kernel. */
+async function vitInference(): Promise<void> {
+  const model = buildTinyVit();
+  const x = tf.randomNormal([512, VIT.tokens, VIT.patch]);
+  const variants: [string, () => tf.Tensor][] = [
+    ['predict({batchSize: 512})', () => model.predict(x, { batchSize: 512 }) as tf.Tensor],
+    ['predict() (default batchSize 32)', () => model.predict(x) as tf.Tensor],
+    ['apply()', () => tf.tidy(() => model.apply(x) as tf.Tensor)],
+  ];
+  for (const [name, fn] of variants) {
+    const p = await tf.profile(() => {
+      fn().dispose();
+    });
+    const byName = new Map<string, { ms: number; n: number }>();
+    for (const k of p.kernels) {
+      const e = byName.get(k.name) ?? { ms: 0, n: 0 };
+      e.ms += Number(k.kernelTimeMs) || 0;
+      e.n++;
+      byName.set(k.name, e);
+    }
+    const gpu = [...byName.values()].reduce((a, e) => a + e.ms, 0);
+    await perCall(`ViT batch 512 ${name}: ${p.kernels.length} kernels, ${gpu.toFixed(1)} ms kernel time`, 5, fn);
+    log('   ' + [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 8).map(([k, e]) => `${k} ${e.ms.toFixed(1)}/${e.n}`).join(', '));
+  }
+}
+
 async function main(): Promise<void> {
   const info = await initBackend();
   log(`backend ${info.backend} on ${info.device}`);
+  if (process.argv.includes('--vit')) {
+    await vitInference();
+    if (tf.getBackend() === 'webgpu') {
+      tf.env().set('WEBGPU_CPU_FORWARD', false);
+      log('WEBGPU_CPU_FORWARD=false:');
+      await vitInference();
+    }
+    return;
+  }
   const a = tf.randomNormal([64]);
   const b = tf.randomNormal([64]);
   await perCall('one add of 64 floats (dispatch cost)', 2000, () => tf.add(a, b));
@@ -72,7 +107,7 @@ async function main(): Promise<void> {
     });
     await perCall(`MLP batch ${batch}: ${name} (${k} kernels)`, 20, fn);
   }
-  for (const size of [64, 1000]) {
+  for (const size of tf.getBackend() === 'webgpu' ? [64, 1000] : []) {
     tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', size);
     await perCall(`MLP batch ${batch}: step with AdamW, submit every ${size} dispatches`, 20, variants[3][1]);
   }

@@ -5,8 +5,10 @@
 // and the ablations (pre- vs post-activation statistics, global vs per-block ranking).
 // Jobs run in `--workers` child processes (default 2, one per core), each on the wasm backend.
 //
-//   npm run results [-- --workers 2] [--quick] [--out docs/results.md]
+//   npm run results [-- --workers 2] [--quick] [--out docs/results.md] [--render]
 //
+// The run's raw results are kept in examples/cache/results.json; --render rewrites the page from
+// them without running anything (for changes to the page's layout or wording).
 // --quick: 2 distillation epochs on small subsets, written to examples/cache/results-quick.md
 // unless --out is given: a smoke run of the whole script, not results.
 import { fork, type ChildProcess } from 'node:child_process';
@@ -70,7 +72,7 @@ async function worker(): Promise<void> {
         }),
         fineTune: fineTuneSchema.parse({ epochs: job.epochs, batchSize: settings.batchSize, learningRate: settings.learningRate, weightDecay: 0.01 }),
       });
-      const statistics = JSON.parse(readFileSync(join(out, 'statistics.json'), 'utf8')) as { blocks: { lowVarianceShare: number }[] };
+      const statistics = JSON.parse(readFileSync(join(out, 'statistics.json'), 'utf8')) as { blocks: { lowVarianceShare: number; variance: number[] }[] };
       rmSync(out, { recursive: true, force: true });
       const result: JobResult = {
         job,
@@ -83,6 +85,7 @@ async function worker(): Promise<void> {
         latency: report.latency,
         lowVarianceShare: report.lowVarianceShare,
         blockShares: statistics.blocks.map((b) => b.lowVarianceShare),
+        blockVariance: statistics.blocks.map((b) => b.variance.reduce((a, v) => a + v, 0) / b.variance.length),
         blocks: report.blocks.map(({ fc1, hidden, kept }) => ({ fc1, hidden, kept })),
         samples: report.samples,
         fineTuneLoss: report.fineTune.epochs.map((e) => e.loss),
@@ -105,6 +108,7 @@ function parseArgs(argv: string[]) {
   const quick = argv.includes('--quick');
   return {
     quick,
+    render: argv.includes('--render'),
     workers: Math.max(1, Number(get('--workers') ?? 2)),
     out: get('--out') ?? (quick ? join(CACHE, 'results-quick.md') : 'docs/results.md'),
   };
@@ -140,8 +144,22 @@ function nextSearchRatio(tried: Map<number, boolean>, probes: number): number | 
   return inside[Math.floor((inside.length - 1) / 2)];
 }
 
+/** Everything the page is made from, kept so that it can be re-rendered (--render) without rerunning. */
+interface SavedRun {
+  info: RunInfo;
+  models: ModelInfo[];
+  results: JobResult[];
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  const savedPath = join(CACHE, args.quick ? 'results-quick.json' : 'results.json');
+  if (args.render) {
+    const saved = JSON.parse(readFileSync(savedPath, 'utf8')) as SavedRun;
+    writeFileSync(args.out, renderResults(saved.info, saved.models, saved.results));
+    console.log(`re-rendered ${args.out} from ${savedPath} (run of ${saved.info.date})`);
+    return;
+  }
   const settings = args.quick ? QUICK : FULL;
   const started = Date.now();
   const log = (s: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}`);
@@ -256,6 +274,7 @@ async function main(): Promise<void> {
     settings,
   };
   const modelInfo: ModelInfo[] = COMBOS.map((combo) => ({ combo, meta: models.get(combo)!, ...files[combo] }));
+  writeFileSync(savedPath, JSON.stringify({ info, models: modelInfo, results } satisfies SavedRun));
   writeFileSync(args.out, renderResults(info, modelInfo, results));
   log(`wrote ${args.out} (${results.length} pipeline runs, ${(seconds / 60).toFixed(1)} min)`);
 }

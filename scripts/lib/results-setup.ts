@@ -55,7 +55,7 @@ export const VIT_SPEC: VitSpec = { ...TINY_VIT, dim: 32, heads: 2, mlp: 128, see
 /** How each reference model is trained (part of the cache key). */
 export const RECIPES: Record<`${DatasetName}-${ModelName}`, { trainSamples: number; epochs: number; batchSize: number; learningRate: number }> = {
   'mnist-mlp': { trainSamples: 8000, epochs: 10, batchSize: 64, learningRate: 1e-3 },
-  'fashion-mlp': { trainSamples: 60000, epochs: 5, batchSize: 64, learningRate: 1e-3 },
+  'fashion-mlp': { trainSamples: 60000, epochs: 3, batchSize: 64, learningRate: 1e-3 },
   'mnist-vit': { trainSamples: 8000, epochs: 10, batchSize: 64, learningRate: 1e-3 },
   'fashion-vit': { trainSamples: 20000, epochs: 4, batchSize: 64, learningRate: 1e-3 },
 };

@@ -59,7 +59,8 @@ export async function collectStatistics(
       const rows: number[] = [];
       // One download per batch: every block's mean and M2 concatenated.
       const packed = tf.tidy(() => {
-        const out = probe.predict(sliceBatch(data.x, data.sampleShape, start, end));
+        // batchSize: otherwise predict() splits the batch into 32s: 16x the kernel launches.
+        const out = probe.predict(sliceBatch(data.x, data.sampleShape, start, end), { batchSize: end - start });
         const hidden = Array.isArray(out) ? out : [out];
         const parts: tf.Tensor[] = [];
         hidden.forEach((h, i) => {

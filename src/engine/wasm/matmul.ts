@@ -1,10 +1,17 @@
 // BatchMatMul and _FusedMatMul: tfjs-backend-wasm hands a matmul to XNNPACK only when both
 // operands have batch size 1 and neither is transposed; everything else (the transposed matmuls
-// of every Dense layer's backward pass, [B,M,K]x[K,N] on 3-D activations) runs in a scalar loop
-// at ~1 GFLOP/s. These kernels transpose operands explicitly (a memory copy, far cheaper than the
-// matmul) and fold a batched left operand against an unbatched right one into one 2-D matmul, so
-// the XNNPACK path is taken. Products of two batched operands (attention) go to a WebAssembly
-// SIMD kernel (simd-bmm.ts). Cases none of these handle are left to the stock kernel.
+// of every Dense layer's backward pass, [B,M,K]x[K,N] on 3-D activations, attention's batched
+// products) runs in a scalar loop at ~1 GFLOP/s.
+// - Plain products (no transpose, unbatched right operand: every forward pass) go to XNNPACK,
+//   a batched left operand folded into rows of one 2-D matmul. XNNPACK caches its packed copy of
+//   the weights, so inference pays the packing once.
+// - Transposed and batched BatchMatMuls go to a WebAssembly SIMD kernel (simd-bmm.ts) that reads
+//   a transposed left operand in place and needs no packing (the backward pass's operands are new
+//   every step); a transposed right operand is transposed explicitly first. setMatMulRoute('xnnpack')
+//   sends them to XNNPACK after explicit transposes instead (the first version of this fix).
+// - Transposed _FusedMatMuls are transposed explicitly and go to XNNPACK (bias/activation fused).
+// What is left (batch axes broadcast inside a batch) goes to the stock kernel. The route depends
+// only on shapes and attributes, so a given call always gives the same bits.
 import * as tf from '@tensorflow/tfjs';
 import { type Info, type KernelArgs, type WasmBackend, replaceKernel, restoreKernel, sizeOf, stockKernel, syncRecordShape, view, withShape, release } from './registry.js';
 import { simdBmm } from './simd-bmm.js';
@@ -97,18 +104,6 @@ function simdMatMul(backend: WasmBackend, a: Info, b: Info, d: Dims, transposeA:
   return out;
 }
 
-/**
- * True the first time a right-hand operand's buffer is seen. XNNPACK packs (re-lays out) the
- * right-hand operand of each matmul and caches the packed copy per buffer, which pays off only
- * when the same weights come back (inference); fresh operands go to the SIMD kernel instead.
- */
-const seen = new WeakSet<object>();
-function firstUse(b: Info): boolean {
-  if (seen.has(b.dataId)) return false;
-  seen.add(b.dataId);
-  return true;
-}
-
 function batchMatMul(args: KernelArgs): Info {
   const stock = stockKernel('BatchMatMul');
   const { inputs, backend, attrs } = args;
@@ -119,9 +114,12 @@ function batchMatMul(args: KernelArgs): Info {
   if (a.dtype !== 'float32' || b.dtype !== 'float32') return stock(args);
   const d = matmulDims(a, b, transposeA, transposeB);
   if (!d) return stock(args);
-  // A plain product with weights seen before goes to XNNPACK, which has them packed already.
-  const plainRepeat = !transposeA && !transposeB && d.batchB === 1 && !firstUse(b);
-  if (route === 'simd' && !plainRepeat) {
+  // A plain product ([.., m, k] x [k, n], the forward pass) stays on XNNPACK, which caches its
+  // packed weights (and gives the same bits as the stock kernel); the transposed products of the
+  // backward pass and batched products go to the SIMD kernel, which needs no packing. The choice
+  // depends only on the shapes, so the same call always gives the same result.
+  const plain = !transposeA && !transposeB && d.batchB === 1;
+  if (route === 'simd' && !plain) {
     const out = simdMatMul(backend, a, b, d, transposeA, transposeB);
     if (out) return out;
   }
@@ -158,25 +156,6 @@ function fusedMatMul(args: KernelArgs): Info {
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length !== 3 || b.shape.length !== 3) return stock(args);
   const d = matmulDims(a, b, transposeA, transposeB);
   if (!d || d.batchB !== 1) return stock(args);
-  if (route === 'simd' && !preluActivationWeights && (attrs.activation === 'linear' || attrs.activation === 'relu') && firstUse(b)) {
-    // New weights (every training step's forward pass): the SIMD kernel, which needs no packing,
-    // then bias and ReLU as separate (XNNPACK) kernels. Weights seen before take XNNPACK's
-    // fused path below, whose packed copy of them is cached from the second call on.
-    const prod = simdMatMul(backend, a, b, d, transposeA, transposeB);
-    if (prod) {
-      let out = prod;
-      if (bias) {
-        out = stockKernel('Add')({ inputs: { a: prod, b: bias }, backend, attrs: {} });
-        release(backend, prod);
-      }
-      if (attrs.activation === 'relu') {
-        const pre = out;
-        out = stockKernel('Relu')({ inputs: { x: pre }, backend, attrs: {} });
-        release(backend, pre);
-      }
-      return out;
-    }
-  }
   if (d.batchA === 1 && !transposeA && !transposeB) return stock(args); // already the fast path
   // Folding the batch into rows keeps a per-channel PReLU alpha's meaning, not a per-element one.
   // (The stock kernel's batched path also gets bias + PReLU wrong; folding avoids it.)
