@@ -128,7 +128,8 @@ async function prune(model: string, values: Record<string, any>): Promise<void> 
     },
     { epochs: '--epochs', batchSize: '--batch-size', learningRate: '--lr', weightDecay: '--weight-decay', temperature: '--temperature', distillWeight: '--distill-weight' },
   );
-  const backend = parseWith(z.enum(BACKENDS).default('auto'), values.backend, { '': '--backend' });
+  // Absent: LOPPER_BACKEND, else auto (decided by initBackend).
+  const backend = parseWith(z.enum(BACKENDS).optional(), values.backend, { '': '--backend' });
   const data = required(values, 'data');
   const outDir = required(values, 'out');
   const abort = new AbortController();

@@ -39,8 +39,9 @@ export function summarizeModel(model: tf.LayersModel): ModelSummary {
 
 /** Validates and summarises a model given as its files (basename → bytes). Throws InputError. */
 export async function inspectModelFiles(files: Map<string, Uint8Array>): Promise<ModelSummary> {
-  // Reading a topology needs a backend but no real compute: the plain CPU one avoids claiming a GPU.
-  if (!currentBackend()) await initBackend('cpu');
+  // Reading a topology needs a backend but no real compute: wasm avoids claiming a GPU in the API
+  // process (and the cpu backend's "install tfjs-node" banner).
+  if (!currentBackend()) await initBackend('wasm');
   const model = await loadModelFromArtifacts(artifactsFromFiles(files));
   try {
     return summarizeModel(model);

@@ -91,6 +91,7 @@ export function renderResults(info: RunInfo, models: ModelInfo[], results: JobRe
     '',
     `- **Machine**: ${info.machine}`,
     `- **Backend**: ${info.backend}; ${info.workers} worker process${info.workers > 1 ? 'es' : ''}, each running one pipeline job at a time`,
+    `- **Reference models**: ${cacheNote(info, models)}`,
     `- Every number below comes from that run: each row is one \`runPipeline\` call (the code path of \`lopper prune\` and of the queue worker) on \`.npz\` files the script writes to a temporary folder. Reference models are trained by the script (seeded) and cached under \`examples/cache/\`.`,
     '',
     '## Setup',
@@ -160,9 +161,21 @@ export function renderResults(info: RunInfo, models: ModelInfo[], results: JobRe
 
   add('', '## Compared with the paper', '');
   add(...compare(models, results, s));
-  add('', '## Reproduce', '', '```', 'apt-get install -y dataset-fashion-mnist   # the script tries this itself when the files are missing', 'npm run results                            # ~25 min on 2 cores; reference models are cached in examples/cache/', '```', '');
+  add('', '## Reproduce', '', '```', 'apt-get install -y dataset-fashion-mnist   # the script tries this itself when the files are missing', `npm run results                            # this run: ${(info.seconds / 60).toFixed(1)} min; an empty examples/cache/ adds training the reference models`, 'npm run results -- --render                # rewrite this page from examples/cache/results.json, running nothing', '```', '');
   add(`Wall time per pipeline run: ${results.length} runs, median ${median(results.map((r) => r.seconds)).toFixed(0)} s, longest ${Math.max(...results.map((r) => r.seconds)).toFixed(0)} s.`, '');
   return lines.join('\n');
+}
+
+/** Which reference models this run trained and which it read from examples/cache/. */
+function cacheNote(info: RunInfo, models: ModelInfo[]): string {
+  const start = Date.parse(info.date) - info.seconds * 1000;
+  const trained = models.filter((m) => Date.parse(m.meta.trainedAt) >= start);
+  const cached = models.filter((m) => Date.parse(m.meta.trainedAt) < start);
+  const list = (ms: ModelInfo[]) => ms.map((m) => `${m.combo} (${m.meta.trainSeconds.toFixed(0)} s)`).join(', ');
+  return [
+    trained.length ? `trained in this run: ${list(trained)}` : '',
+    cached.length ? `read from examples/cache/ (trained by an earlier run of this script, seeded, same recipe): ${list(cached)}; on an empty cache the run also trains them, two at a time` : '',
+  ].filter(Boolean).join('; ') + '.';
 }
 
 function median(v: number[]): number {

@@ -23,11 +23,30 @@ export function setBackendLogger(fn: (message: string) => void): void {
 
 const reason = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
 
+/**
+ * On Linux Dawn needs libvulkan.so.1; without it, it prints a multi-line warning on every start.
+ * dlopen tells without that noise: a library that loads but is no Node addon fails differently
+ * ("did not self-register") from one that is missing ("cannot open shared object file").
+ */
+function vulkanLoaderPresent(): boolean {
+  if (process.platform !== 'linux') return true;
+  try {
+    process.dlopen({ exports: {} } as NodeJS.Module, 'libvulkan.so.1');
+    return true;
+  } catch (e) {
+    return !/cannot open shared object/.test(reason(e));
+  }
+}
+
 async function tryWebgpu(): Promise<BackendInfo | null> {
   // Dawn for Node (npm "webgpu"): its `globals` are the WebGPU classes and constants (GPUBufferUsage…)
   // and create([]) the navigator.gpu object. tfjs-backend-webgpu checks navigator.gpu when it is
   // imported, so both must be in place first. Vulkan (libvulkan1 + NVIDIA's ICD with glvnd) must
   // be installed for an adapter to appear on Linux; see README "GPU workers".
+  if (!vulkanLoaderPresent()) {
+    failures.set('webgpu', 'the Vulkan loader (libvulkan.so.1) is not installed');
+    return null;
+  }
   let dawn: { create(options: string[]): any; globals: Record<string, unknown> };
   try {
     dawn = await import('webgpu' as string);
