@@ -12,7 +12,7 @@ import { shuffledIndices } from './io/random.js';
 import { agreementRate, topOne } from './measure/accuracy.js';
 import { compareLatency } from './measure/latency.js';
 import { predictAll } from './measure/predict.js';
-import type { BackendName, FineTuneOptions, Progress, PruningOptions, Stage } from './request.js';
+import { OUTPUT_FILES, type BackendName, type FineTuneOptions, type Progress, type PruningOptions, type Stage } from './request.js';
 import { outputsAreProbabilities, toLogits } from './train/distill-loss.js';
 import { fineTune } from './train/fine-tune.js';
 import { findBlocks } from './vbp/blocks.js';
@@ -110,6 +110,9 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
   const disposables: tf.LayersModel[] = [model];
   const workDir = resolve(dirname(resolve(input.outDir)), `.${Math.random().toString(36).slice(2)}.lopper-partial`);
   try {
+    if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+      throw new InputError('model', `models with ${model.inputs.length} inputs and ${model.outputs.length} outputs are not supported: one input and one output`);
+    }
     const inputShape = model.inputs[0].shape.slice(1);
     const classes = model.outputs[0].shape[model.outputs[0].shape.length - 1] ?? 0;
     const { train, evaluation } = await loadInputs(input, inputShape);
@@ -213,7 +216,7 @@ async function writeJson(path: string, value: unknown): Promise<void> {
 /** Moves the finished files into outDir only at the end, so a failed job writes nothing there. */
 async function publish(workDir: string, outDir: string): Promise<void> {
   await mkdir(outDir, { recursive: true });
-  for (const name of ['model.json', 'weights.bin', 'model.zip', 'statistics.json', 'report.json']) {
+  for (const name of OUTPUT_FILES) {
     await rename(join(workDir, name), join(outDir, name));
   }
 }

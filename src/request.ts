@@ -38,6 +38,9 @@ export type FineTuneOptions = z.infer<typeof fineTuneSchema>;
 export type Criterion = (typeof CRITERIA)[number];
 export type BackendName = (typeof BACKENDS)[number];
 
+/** The files a pruning run writes (CLI --out dir) and a completed job offers for download. */
+export const OUTPUT_FILES = ['model.json', 'weights.bin', 'model.zip', 'report.json', 'statistics.json'] as const;
+
 /** Stages a job goes through, in order; reported as progress by the pipeline. */
 export const STAGES = ['loading', 'statistics', 'pruning', 'evaluating', 'fine-tuning', 'measuring', 'saving'] as const;
 export type Stage = (typeof STAGES)[number];

@@ -6,10 +6,10 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UnrecoverableError, WaitingError, type SandboxedJob } from 'bullmq';
 import { pino } from 'pino';
-import { problem, type Problem } from '../src/api/problem.js';
-import { ARTIFACT_NAMES } from '../src/api/resources.js';
+import { problem, type Problem } from '../src/problem.js';
 import { loadConfig } from '../src/config.js';
 import { runPipeline } from '../src/pipeline.js';
+import { OUTPUT_FILES } from '../src/request.js';
 import { createRedis } from '../src/queue/connection.js';
 import { ABORT_SHUTDOWN } from '../src/queue/names.js';
 import { jobRequestSchema, type JobRequest } from '../src/queue/payload.js';
@@ -84,7 +84,7 @@ export default async function processJob(job: SandboxedJob<JobRequest>, token?: 
     );
     await reporter.close();
     const artifacts: ArtifactRecord[] = [];
-    for (const name of ARTIFACT_NAMES) {
+    for (const name of OUTPUT_FILES) {
       const obj = await storage.putFile(`jobs/${id}/${name}`, join(outDir, name));
       artifacts.push({ name, bytes: obj.bytes, sha256: obj.sha256 });
     }

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { QueueEvents, Worker } from 'bullmq';
 import { pino, type Logger } from 'pino';
-import { problem } from '../src/api/problem.js';
+import { problem } from '../src/problem.js';
 import { configToEnv, type Config } from '../src/config.js';
 import { createRedis } from '../src/queue/connection.js';
 import { ABORT_CANCELLED, ABORT_SHUTDOWN, bullPrefix, cancelChannel, QUEUE_NAME } from '../src/queue/names.js';

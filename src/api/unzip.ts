@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
-import { ApiError } from './problem.js';
+import { ApiError } from '../problem.js';
 import { safeName, tooLarge, type UploadedFile } from './upload.js';
 
 export async function unzipInto(zipPath: string, dir: string, maxBytes: number, field: string): Promise<UploadedFile[]> {

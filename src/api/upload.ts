@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
-import { ApiError } from './problem.js';
+import { ApiError } from '../problem.js';
 
 export interface UploadedFile {
   /** The sanitised basename the client gave. */

@@ -3,7 +3,7 @@
 // one Lua script so that "only from these states" (e.g. never active → queued after a cancel) holds
 // even when the API and a worker race, and indexes and users sets move with the state.
 import type { Redis } from 'ioredis';
-import type { Problem } from '../api/problem.js';
+import type { Problem } from '../problem.js';
 import type { JobRequest } from '../queue/payload.js';
 import type { Stage } from '../request.js';
 import type { RedisKeys } from './keys.js';

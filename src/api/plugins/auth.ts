@@ -3,7 +3,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { ApiError } from '../problem.js';
+import { ApiError } from '../../problem.js';
 
 function same(a: string, b: string): boolean {
   const x = Buffer.from(a);

@@ -3,7 +3,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { BadCursorError } from '../../store/paging.js';
-import { ApiError, problem, type Problem } from '../problem.js';
+import { ApiError, problem, type Problem } from '../../problem.js';
 import { fieldOf, ValidationError } from '../validate.js';
 
 function fromValidation(err: ValidationError): Problem {

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { idSchema } from '../../queue/payload.js';
-import { ApiError, notFound } from '../problem.js';
+import { ApiError, notFound } from '../../problem.js';
 import { parseRange } from '../range.js';
 import { ARTIFACT_NAMES } from '../resources.js';
 import { validate } from '../validate.js';

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { DatasetRecord } from '../../store/catalog.js';
-import { ApiError, notFound } from '../problem.js';
+import { ApiError, notFound } from '../../problem.js';
 import { idParams, listQuery, nameSchema } from '../schemas.js';
 import { receiveUpload } from '../upload.js';
 import { validate } from '../validate.js';

@@ -2,7 +2,7 @@
 // the workers that sent a heartbeat in the last minute, with the backend each one runs.
 import type { FastifyInstance } from 'fastify';
 import { pingRedis } from '../../queue/connection.js';
-import { ApiError } from '../problem.js';
+import { ApiError } from '../../problem.js';
 
 export default async function healthRoutes(app: FastifyInstance) {
   const { lopper } = app;

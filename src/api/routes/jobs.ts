@@ -8,7 +8,7 @@ import type { DatasetRecord, ModelRecord } from '../../store/catalog.js';
 import { hashBody } from '../../store/idempotency.js';
 import { FINISHED_STATES, JOB_STATES, JobStore } from '../../store/jobs.js';
 import type { Services } from '../plugins/services.js';
-import { ApiError, notFound } from '../problem.js';
+import { ApiError, notFound } from '../../problem.js';
 import { jobHref, jobResource } from '../resources.js';
 import { idParams, listQuery } from '../schemas.js';
 import { validate } from '../validate.js';

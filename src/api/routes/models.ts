@@ -7,7 +7,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { FileRecord, ModelRecord } from '../../store/catalog.js';
-import { ApiError, notFound } from '../problem.js';
+import { ApiError, notFound } from '../../problem.js';
 import { idParams, listQuery, nameSchema } from '../schemas.js';
 import { unzipInto } from '../unzip.js';
 import { receiveUpload, type Upload, type UploadedFile } from '../upload.js';
