@@ -1,13 +1,14 @@
 // The whole VBP job — load, statistics, prune with mean shift, evaluate, distill, measure, save —
 // as one function. The CLI and the queue worker both call runPipeline, so they share one code path.
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './engine/backend.js';
 import { CancelledError, InputError } from './errors.js';
 import { checkFitsModel, loadDataset, splitHoldout, takeSamples, type Dataset } from './io/dataset.js';
 import { loadModel } from './io/model-files.js';
 import { saveModelFiles, zipModelFiles } from './io/model-save.js';
+import { prepareOutput } from './io/output-dir.js';
 import { shuffledIndices } from './io/random.js';
 import { agreementRate, topOne } from './measure/accuracy.js';
 import { compareLatency } from './measure/latency.js';
@@ -105,11 +106,15 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
   };
 
   report('loading', 0);
-  const engine = await initBackend(input.backend);
-  const { model } = await loadModel(input.model);
-  const disposables: tf.LayersModel[] = [model];
-  const workDir = resolve(dirname(resolve(input.outDir)), `.${Math.random().toString(36).slice(2)}.lopper-partial`);
+  const engine = await initBackend(input.backend).catch((e: Error) => {
+    throw input.backend ? new InputError('backend', e.message) : e; // a named backend that is missing is the caller's choice
+  });
+  const output = await prepareOutput(input.outDir);
+  const disposables: tf.LayersModel[] = [];
+  let published = false;
   try {
+    const { model } = await loadModel(input.model);
+    disposables.push(model);
     if (model.inputs.length !== 1 || model.outputs.length !== 1) {
       throw new InputError('model', `models with ${model.inputs.length} inputs and ${model.outputs.length} outputs are not supported: one input and one output`);
     }
@@ -127,6 +132,7 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
 
     report('statistics', 0);
     const calibration = takeSamples(train, shuffledIndices(train.n, pruning.seed).subarray(0, Math.min(train.n, pruning.calibrationSamples)));
+    if (calibration.n < 2) throw new InputError('data', `variance needs at least 2 calibration samples, the training data has ${calibration.n}`);
     const onBatch = (done: number, total: number) => report('statistics', done / total);
     const stats = await collectStatistics(model, blocks, calibration, { mode: 'post', signal: hooks.signal, onBatch });
     const rankingStats = pruning.statistics === 'pre'
@@ -193,30 +199,22 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
       },
       lowVarianceShare: statistics.lowVarianceShare,
     });
-    await mkdir(workDir, { recursive: true });
-    await saveModelFiles(pruned, workDir);
-    await zipModelFiles(workDir);
-    await writeJson(join(workDir, 'statistics.json'), statistics);
+    await saveModelFiles(pruned, output.work);
+    await zipModelFiles(output.work);
+    await writeJson(join(output.work, 'statistics.json'), statistics);
     result.timings.save = lap();
-    await writeJson(join(workDir, 'report.json'), result);
+    await writeJson(join(output.work, 'report.json'), result);
     checkAbort();
-    await publish(workDir, input.outDir);
+    await output.publish(OUTPUT_FILES);
+    published = true;
     report('saving', 1);
     return result;
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    if (!published) await output.discard();
     for (const m of disposables) m.dispose();
   }
 }
 
 async function writeJson(path: string, value: unknown): Promise<void> {
   await writeFile(path, JSON.stringify(value, null, 2) + '\n');
-}
-
-/** Moves the finished files into outDir only at the end, so a failed job writes nothing there. */
-async function publish(workDir: string, outDir: string): Promise<void> {
-  await mkdir(outDir, { recursive: true });
-  for (const name of OUTPUT_FILES) {
-    await rename(join(workDir, name), join(outDir, name));
-  }
 }

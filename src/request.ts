@@ -11,7 +11,8 @@ export const pruningSchema = z
     ratio: z.number().min(0).max(1),
     criterion: z.enum(CRITERIA).default('variance'),
     meanShift: z.boolean().default(true),
-    calibrationSamples: z.number().int().positive().default(1024),
+    // Variance needs at least two samples (unbiased M2 / (N - 1)).
+    calibrationSamples: z.number().int().min(2).default(1024),
     seed: z.number().int().min(0).default(0),
     // Ablations: statistics of the pre-activation (fc1 output) instead of the post-activation,
     // and the same ratio in every block instead of one global ranking.

@@ -72,7 +72,7 @@ export async function unzipInto(zipPath: string, dir: string, maxBytes: number, 
   }
   if (failure) throw failure;
   if (open.size > 0 || files.length === 0) {
-    throw new ApiError('invalid-input', 422, files.length ? 'the zip archive is truncated' : 'the zip archive holds no files', field);
+    throw new ApiError('invalid-input', 422, files.length ? 'the zip archive is truncated' : 'not a valid zip archive (no files found in it)', field);
   }
   return files;
 }

@@ -65,6 +65,23 @@ describe('lopper CLI', () => {
     assert.match(r.stderr, /--ratio/);
   });
 
+  it('rejects an --out that is a file, and too few calibration samples, before computing', async () => {
+    const file = join(dir, 'a-file');
+    await writeFile(file, 'x');
+    const r = lopper('prune', join(dir, 'model'), '--data', join(dir, 'good.npz'), '--ratio', '0.5', '--out', file);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /not a folder/);
+    const c = lopper('prune', join(dir, 'model'), '--data', join(dir, 'good.npz'), '--ratio', '0.5', '--calibration-samples', '1', '--out', join(dir, 'o2'));
+    assert.equal(c.status, 2, c.stderr);
+    assert.match(c.stderr, /--calibration-samples/);
+  });
+
+  it('leaves no parent folders behind when a run into a new nested --out fails', () => {
+    const r = lopper('prune', join(dir, 'model'), '--data', join(dir, 'nan.npz'), '--ratio', '0.5', '--out', join(dir, 'new', 'deeper', 'out'));
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(existsSync(join(dir, 'new')), false);
+  });
+
   it('prunes and writes the five files', async () => {
     const out = join(dir, 'out');
     const r = lopper('prune', join(dir, 'model'), '--data', join(dir, 'good.npz'), '--ratio', '0.25', '--epochs', '1', '--out', out, '--json');

@@ -184,8 +184,14 @@ describe('cancellation', () => {
 
 describe('failure', () => {
   test('a dataset the pipeline rejects late fails the job with a problem, once, without retry', async () => {
-    const tiny = await dataset(1); // fits the model, but leaves nothing to hold out for evaluation
-    const job = await createJob({ modelId, datasetId: tiny, pruning: { ratio: 0.5 }, fineTune: { epochs: 1 } });
+    const tiny = await dataset(1); // fits the model, but one sample has no variance
+    // Without evalDatasetId the API already knows nothing could be held out: 422 before enqueueing.
+    const early = await app.inject({ method: 'POST', url: '/v1/jobs', payload: { modelId, datasetId: tiny, pruning: { ratio: 0.5 } } });
+    assertProblemStatus(early, 422);
+    assert.equal(early.json().field, 'datasetId');
+    // With separate evaluation data it is enqueued, and the pipeline rejects it at the statistics.
+    const evaluation = await dataset(8);
+    const job = await createJob({ modelId, datasetId: tiny, evalDatasetId: evaluation, pruning: { ratio: 0.5 }, fineTune: { epochs: 1 } });
     const failed = await waitState(job.id, ['failed', 'completed', 'cancelled'], 30_000);
     assert.equal(failed.state, 'failed');
     assert.equal(failed.error.status, 422);

@@ -39,6 +39,10 @@ async function checkCompatible(lopper: Services, request: JobRequest): Promise<v
         field,
       );
     }
+    if (field === 'datasetId' && request.evalDatasetId === undefined && ds.samples < 2) {
+      // Without evalDatasetId the worker holds out 10% of the data for evaluation.
+      throw new ApiError('invalid-input', 422, `dataset "${id}" has ${ds.samples} sample: give evalDatasetId, or at least 2 samples to hold some out`, field);
+    }
     if (ds.hasLabels && ds.classes !== null && typeof outputs === 'number' && ds.classes > outputs) {
       throw new ApiError('invalid-input', 422, `dataset "${id}" has class ids up to ${ds.classes - 1} but the model outputs ${outputs} classes`, field);
     }
