@@ -82,7 +82,7 @@ async function loadInputs(input: PipelineInput, inputShape: (number | null)[]) {
 function checkLabels(datasets: Dataset[], classes: number): void {
   for (const [field, ds] of [['data', datasets[0]], ['evalData', datasets[1]]] as const) {
     if (ds.y && ds.classes !== null && ds.classes > classes) {
-      throw new InputError(field, `y has class ids up to ${ds.classes - 1} but the model outputs ${classes} classes`);
+      throw new InputError(field, `${field}: y has class ids up to ${ds.classes - 1} but the model outputs ${classes} classes`);
     }
   }
 }

@@ -12,3 +12,6 @@ export const listQuery = z
   .strict();
 
 export const nameSchema = z.string().trim().min(1).max(200);
+
+/** The optional `name` form field of an upload, validated under its own name (errors say "name"). */
+export const nameField = z.object({ name: nameSchema.optional() });

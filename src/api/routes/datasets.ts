@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { DatasetRecord } from '../../store/catalog.js';
 import { ApiError, notFound } from '../../problem.js';
-import { idParams, listQuery, nameSchema } from '../schemas.js';
+import { idParams, listQuery, nameField } from '../schemas.js';
 import { receiveUpload } from '../upload.js';
 import { validate } from '../validate.js';
 
@@ -22,7 +22,7 @@ export default async function datasetRoutes(app: FastifyInstance) {
         const detail = upload.files.length ? `expected one .npz file, got ${upload.files.length} files` : 'no file uploaded: send the .npz in field "file"';
         throw new ApiError('bad-request', 400, detail, 'file');
       }
-      const name = upload.fields.name === undefined ? undefined : validate(nameSchema, upload.fields.name, 'body');
+      const { name } = validate(nameField, { name: upload.fields.name }, 'body');
       const file = upload.files[0];
       if (!file.name.toLowerCase().endsWith('.npz')) {
         throw new ApiError('invalid-input', 422, `"${file.name}" is not a .npz file (np.savez(path, x=..., y=...))`, file.field);

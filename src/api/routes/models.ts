@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { FileRecord, ModelRecord } from '../../store/catalog.js';
 import { ApiError, notFound } from '../../problem.js';
-import { idParams, listQuery, nameSchema } from '../schemas.js';
+import { idParams, listQuery, nameField } from '../schemas.js';
 import { unzipInto } from '../unzip.js';
 import { receiveUpload, type Upload, type UploadedFile } from '../upload.js';
 import { validate } from '../validate.js';
@@ -49,7 +49,7 @@ export default async function modelRoutes(app: FastifyInstance) {
     // The temp folder goes before the reply does, so a client never sees it outlive its request.
     try {
       if (upload.files.length === 0) throw new ApiError('bad-request', 400, 'no files uploaded: send model.json and its weight files, or a .zip', 'files');
-      const name = upload.fields.name === undefined ? undefined : validate(nameSchema, upload.fields.name, 'body');
+      const { name } = validate(nameField, { name: upload.fields.name }, 'body');
       const files = await modelFiles(upload, lopper.config.maxUploadBytes);
       const jsons = files.filter((f) => f.name.toLowerCase().endsWith('.json'));
       if (jsons.length === 0) throw new ApiError('invalid-input', 422, 'no model.json among the uploaded files', 'model.json');
