@@ -4,6 +4,7 @@
 // tensors of a MultiHeadAttention call, and weights named "<layer>/<sublayer>/<weight>".
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { converterFiles } from '../fixtures/converter-layout.js';
 
 const init = (className: string, config: Record<string, unknown> = {}) => ({ module: 'keras.initializers', class_name: className, config, registered_name: null });
 const GLOROT = init('GlorotUniform', { seed: null });
@@ -155,31 +156,12 @@ export class KerasModelJson {
       all.set(w.values, offset);
       offset += w.values.length;
     }
-    const bytes = new Uint8Array(all.buffer);
-    const files = new Map<string, Uint8Array>();
-    const paths: string[] = [];
-    for (let s = 0; s < shards; s++) {
-      const name = `group1-shard${s + 1}of${shards}.bin`;
-      paths.push(name);
-      files.set(name, bytes.slice(Math.floor((s * bytes.length) / shards), Math.floor(((s + 1) * bytes.length) / shards)));
-    }
-    const modelJson = {
-      format: 'layers-model',
-      generatedBy: 'keras v2.15.0',
-      convertedBy: 'TensorFlow.js Converter v4.22.0',
-      modelTopology: {
-        keras_version: '2.15.0',
-        backend: 'tensorflow',
-        model_config: {
-          class_name: 'Functional',
-          config: { name: 'model', trainable: true, layers: this.layers, input_layers: this.inputs, output_layers: [[output, 0, 0]] },
-        },
-        training_config: { loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'], optimizer_config: { class_name: 'Adam', config: { learning_rate: 0.001 } } },
-      },
-      weightsManifest: [{ paths, weights: this.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })) }],
+    const modelConfig = {
+      class_name: 'Functional',
+      config: { name: 'model', trainable: true, layers: this.layers, input_layers: this.inputs, output_layers: [[output, 0, 0]] },
     };
-    files.set('model.json', new TextEncoder().encode(JSON.stringify(modelJson)));
-    return files;
+    const specs = this.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' }));
+    return converterFiles(modelConfig, specs, new Uint8Array(all.buffer), shards).files;
   }
 
   writeTo(dir: string, output: string): string {

@@ -10,6 +10,7 @@ import { zipSync } from 'fflate';
 import { InputError } from '../../src/errors.js';
 import { artifactsFromFiles, loadModel, loadModelFromArtifacts, readModelSource } from '../../src/io/model-files.js';
 import { saveModelFiles } from '../../src/io/model-save.js';
+import { converterFiles } from '../fixtures/converter-layout.js';
 
 const rejects = (pattern: RegExp, field: string) => (e: unknown) =>
   e instanceof InputError && e.field === field && pattern.test(e.message);
@@ -57,29 +58,8 @@ function converterStyle(qdtype: 'uint8' | 'uint16', shards = 3) {
     specs.push({ ...spec, quantization: { dtype: qdtype, min, scale, original_dtype: 'float32' } });
     scales.push(scale);
   }
-  const all = Buffer.concat(parts);
-  const files = new Map<string, Uint8Array>();
-  const paths: string[] = [];
-  for (let s = 0; s < shards; s++) {
-    // The converter cuts shards by byte count, so a weight may straddle two shards.
-    const name = `group1-shard${s + 1}of${shards}.bin`;
-    paths.push(name);
-    files.set(name, all.subarray(Math.floor((s * all.length) / shards), Math.floor(((s + 1) * all.length) / shards)));
-  }
   const { class_name, config } = json.modelTopology;
-  const modelJson = {
-    format: 'layers-model',
-    generatedBy: 'keras v2.15.0',
-    convertedBy: 'TensorFlow.js Converter v4.22.0',
-    modelTopology: {
-      keras_version: '2.15.0',
-      backend: 'tensorflow',
-      model_config: { class_name, config },
-      training_config: { loss: 'categorical_crossentropy', metrics: ['accuracy'], optimizer_config: { class_name: 'Adam', config: { learning_rate: 0.001 } } },
-    },
-    weightsManifest: [{ paths, weights: specs }],
-  };
-  files.set('model.json', new TextEncoder().encode(JSON.stringify(modelJson)));
+  const { files, modelJson } = converterFiles({ class_name, config }, specs, Buffer.concat(parts), shards);
   return { files, scales, modelJson };
 }
 
