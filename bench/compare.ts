@@ -80,14 +80,16 @@ export async function compareFixes(opts: { reps: number; minMs: number; training
   }
   if (opts.training) {
     for (const [label, build, sample, batch, n] of [
-      ['training MLP, batch 256', buildMlp, [MLP.input], 256, 1024],
-      ['training tiny ViT, batch 32', buildTinyVit, [VIT.tokens, VIT.patch], 32, 128],
+      ['training MLP, batch 256', (variant: 'lopper' | 'tfjs') => (void variant, buildMlp()), [MLP.input], 256, 1024],
+      ['training tiny ViT, batch 32', (variant: 'lopper' | 'tfjs') => buildTinyVit(1, variant), [VIT.tokens, VIT.patch], 32, 128],
     ] as const) {
-      const model = build();
+      // Stock: tfjs' kernels and tfjs' LayerNormalization; Lopper: its kernels and its layer.
+      const stockModel = build('tfjs');
+      const model = build('lopper');
       const data = syntheticData(n, [...sample], 10);
       try {
         unregisterWasmKernels();
-        const stock = await trainingRate(model, data, batch, 0, 1);
+        const stock = await trainingRate(stockModel, data, batch, 0, 1);
         registerWasmKernels();
         const fixed = await trainingRate(model, data, batch, 0, 1);
         const c: Comparison = { name: label, unit: 'samples/s', stock: stock.best, fixed: fixed.best, speedup: fixed.best / stock.best };
@@ -95,6 +97,7 @@ export async function compareFixes(opts: { reps: number; minMs: number; training
         out.push(c);
       } finally {
         registerWasmKernels();
+        stockModel.dispose();
         model.dispose();
       }
     }

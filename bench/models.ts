@@ -2,6 +2,7 @@
 // (16 tokens of 7×7 patches, dim 64, 4 heads, 4 blocks, MLP 256, GELU, LayerNormalization),
 // whose attention is built from matMul and transposes in a weightless layer between Dense layers.
 import * as tf from '@tensorflow/tfjs';
+import { LayerNormalization } from '../src/layers/index.js';
 
 export const VIT = { tokens: 16, patch: 49, dim: 64, heads: 4, blocks: 4, mlp: 256, classes: 10 } as const;
 export const MLP = { input: 784, hidden: [512, 512], classes: 10 } as const;
@@ -73,25 +74,30 @@ export function buildMlp(seed = 1): tf.LayersModel {
   });
 }
 
-export function buildTinyVit(seed = 1): tf.LayersModel {
+/**
+ * The tiny ViT. Its LayerNormalizations are Lopper's (what a job gets: loading a model.json picks
+ * Lopper's class) unless `layerNorm` is 'tfjs', for the stock-vs-Lopper comparison.
+ */
+export function buildTinyVit(seed = 1, layerNorm: 'lopper' | 'tfjs' = 'lopper'): tf.LayersModel {
   const { tokens, patch, dim, heads, blocks, mlp, classes } = VIT;
+  const norm = (name: string) => (layerNorm === 'lopper' ? new LayerNormalization({ epsilon: 1e-6, name }) : tf.layers.layerNormalization({ epsilon: 1e-6, name }));
   let i = 0;
   const init = () => tf.initializers.glorotUniform({ seed: seed + i++ });
   const input = tf.input({ shape: [tokens, patch] });
   let x = tf.layers.dense({ units: dim, kernelInitializer: init(), name: 'patch_embed' }).apply(input) as tf.SymbolicTensor;
   x = new PositionEmbedding({ name: 'pos_embed' }).apply(x) as tf.SymbolicTensor;
   for (let blk = 0; blk < blocks; blk++) {
-    const n1 = tf.layers.layerNormalization({ epsilon: 1e-6, name: `b${blk}_ln1` }).apply(x) as tf.SymbolicTensor;
+    const n1 = norm(`b${blk}_ln1`).apply(x) as tf.SymbolicTensor;
     const qkv = tf.layers.dense({ units: 3 * dim, kernelInitializer: init(), name: `b${blk}_qkv` }).apply(n1) as tf.SymbolicTensor;
     const att = new DotProductAttention({ heads, name: `b${blk}_attn` }).apply(qkv) as tf.SymbolicTensor;
     const proj = tf.layers.dense({ units: dim, kernelInitializer: init(), name: `b${blk}_proj` }).apply(att) as tf.SymbolicTensor;
     x = tf.layers.add({ name: `b${blk}_res1` }).apply([x, proj]) as tf.SymbolicTensor;
-    const n2 = tf.layers.layerNormalization({ epsilon: 1e-6, name: `b${blk}_ln2` }).apply(x) as tf.SymbolicTensor;
+    const n2 = norm(`b${blk}_ln2`).apply(x) as tf.SymbolicTensor;
     const fc1 = tf.layers.dense({ units: mlp, activation: 'gelu', kernelInitializer: init(), name: `b${blk}_fc1` }).apply(n2) as tf.SymbolicTensor;
     const fc2 = tf.layers.dense({ units: dim, kernelInitializer: init(), name: `b${blk}_fc2` }).apply(fc1) as tf.SymbolicTensor;
     x = tf.layers.add({ name: `b${blk}_res2` }).apply([x, fc2]) as tf.SymbolicTensor;
   }
-  x = tf.layers.layerNormalization({ epsilon: 1e-6, name: 'ln_f' }).apply(x) as tf.SymbolicTensor;
+  x = norm('ln_f').apply(x) as tf.SymbolicTensor;
   x = tf.layers.globalAveragePooling1d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
   const out = tf.layers.dense({ units: classes, activation: 'softmax', kernelInitializer: init(), name: 'head' }).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: out, name: 'tiny_vit' });

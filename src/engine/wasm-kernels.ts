@@ -5,10 +5,12 @@
 import { registerTileGradient, restoreTileGradient } from './gradients/tile.js';
 import { registerConv2DBackpropFilter, restoreConv2DBackpropFilter } from './wasm/conv2d-backprop-filter.js';
 import { registerErf, restoreErf } from './wasm/erf.js';
+import { registerExp, restoreExp } from './wasm/exp.js';
 import { registerFusedBias, restoreFusedBias } from './wasm/fused-bias.js';
 import { registerIdentity, restoreIdentity } from './wasm/identity.js';
 import { registerMatMul, restoreMatMul } from './wasm/matmul.js';
 import { registerSlice, restoreSlice } from './wasm/slice.js';
+import { registerSum, restoreSum } from './wasm/sum.js';
 import { registerTile, restoreTile } from './wasm/tile.js';
 import { registerTranspose, restoreTranspose } from './wasm/transpose.js';
 
@@ -19,6 +21,8 @@ export const WASM_FIXES = {
   tile: { register: registerTile, restore: restoreTile },
   slice: { register: registerSlice, restore: restoreSlice },
   erf: { register: registerErf, restore: restoreErf },
+  exp: { register: registerExp, restore: restoreExp },
+  sum: { register: registerSum, restore: restoreSum },
   // Sharing buffers in Identity needs the fused kernels' bias-record fix with it.
   identity: {
     register: () => (registerFusedBias(), registerIdentity()),

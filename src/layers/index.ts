@@ -4,9 +4,11 @@
 // tf.loadLayersModel once this module has been imported. It also maps activation names tfjs
 // writes but cannot read back ("gelu_new") onto their classes: see activations.ts.
 import './activations.js';
+import './layer-normalization.js'; // replaces tfjs' LayerNormalization (same config and weights, fewer kernels)
 import { MultiHeadAttention } from './multi-head-attention.js';
 import { AddPositionEmbs, ClassToken, PositionEmbedding } from './position-embedding.js';
 
+export { LayerNormalization } from './layer-normalization.js';
 export { MultiHeadAttention } from './multi-head-attention.js';
 export { AddPositionEmbs, ClassToken, PositionEmbedding } from './position-embedding.js';
 

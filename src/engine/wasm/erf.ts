@@ -2,7 +2,8 @@
 // calls libm's erf element by element; this one evaluates Eigen's float rational approximation
 // (x clamped to [-4, 4], odd degree-13 numerator over even degree-8 denominator, max abs error
 // ~3.5e-7) four lanes at a time in a hand-assembled WebAssembly SIMD loop, in place on the heap.
-import { type Info, type KernelArgs, replaceKernel, restoreKernel, sizeOf, stockKernel } from './registry.js';
+import { elementwiseKernel, type VectorLoop } from './elementwise.js';
+import { replaceKernel, restoreKernel } from './registry.js';
 import { I32, V128, forLoop, kernelLoader, moduleWithFunction, op } from './wasm-writer.js';
 
 const ALPHA = [-1.60960333262415e-2, -2.95459980854025e-3, -7.34990630326855e-4, -5.69250639462346e-5, -2.10102402082508e-6, 2.77068142495902e-8, -2.72614225801306e-10];
@@ -23,18 +24,16 @@ export function erfApprox(v: number): number {
 
 // erf(x, out, vectors): out[i] = erf(x[i]) for i < 4·vectors. Locals: i, offset; x, x2, p, q.
 const [X, OUT, COUNT, I, OFF, VX, VX2, VP, VQ] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-/** A v128.const of four copies of c (a constant operand, not a per-iteration splat). */
-const splat = (c: number) => [0xfd, 0x0c, ...new Uint8Array(new Float32Array([c, c, c, c]).buffer)];
 
 function moduleBytes(): Uint8Array {
   const horner = (acc: number, coeffs: number[]) => [
-    ...splat(coeffs[coeffs.length - 1]), ...op.set(acc),
-    ...coeffs.slice(0, -1).reverse().flatMap((c) => [...op.get(acc), ...op.get(VX2), ...op.vmul, ...splat(c), ...op.vadd, ...op.set(acc)]),
+    ...op.vconst(coeffs[coeffs.length - 1]), ...op.set(acc),
+    ...coeffs.slice(0, -1).reverse().flatMap((c) => [...op.get(acc), ...op.get(VX2), ...op.vmul, ...op.vconst(c), ...op.vadd, ...op.set(acc)]),
   ];
   const body = [
     ...forLoop(I, op.get(COUNT), [
       ...op.get(I), ...op.i32(16), ...op.mul, ...op.set(OFF),
-      ...op.get(X), ...op.get(OFF), ...op.add, ...op.vload(), ...splat(-4), ...op.vmax, ...splat(4), ...op.vmin, ...op.set(VX),
+      ...op.get(X), ...op.get(OFF), ...op.add, ...op.vload(), ...op.vconst(-4), ...op.vmax, ...op.vconst(4), ...op.vmin, ...op.set(VX),
       ...op.get(VX), ...op.get(VX), ...op.vmul, ...op.set(VX2),
       ...horner(VP, ALPHA),
       ...op.get(VP), ...op.get(VX), ...op.vmul, ...op.set(VP),
@@ -46,28 +45,10 @@ function moduleBytes(): Uint8Array {
   return moduleWithFunction('erf', 3, [[2, I32], [4, V128]], body);
 }
 
-const simdErf = kernelLoader<(x: number, out: number, vectors: number) => void>(moduleBytes, 'erf');
-
-function erf(args: KernelArgs): Info {
-  const { inputs, backend } = args;
-  const x = inputs.x!;
-  const memory = (backend as unknown as { wasm: { asm: { memory: WebAssembly.Memory } } }).wasm.asm.memory;
-  const kernel = simdErf(memory);
-  if (x.dtype !== 'float32' || !kernel) return stockKernel('Erf')(args);
-  const out = backend.makeOutput(x.shape.slice(), 'float32');
-  const n = sizeOf(x.shape);
-  const vectors = n >> 2;
-  kernel(backend.dataIdMap.get(x.dataId).memoryOffset, backend.dataIdMap.get(out.dataId).memoryOffset, vectors);
-  if (n > vectors * 4) {
-    const src = backend.typedArrayFromHeap(x);
-    const dst = backend.typedArrayFromHeap(out);
-    for (let i = vectors * 4; i < n; i++) dst[i] = erfApprox(src[i]);
-  }
-  return out;
-}
+const simdErf = kernelLoader<VectorLoop>(moduleBytes, 'erf');
 
 export function registerErf(): void {
-  replaceKernel('Erf', () => erf);
+  replaceKernel('Erf', () => elementwiseKernel('Erf', simdErf, erfApprox));
 }
 
 export function restoreErf(): void {

@@ -63,6 +63,12 @@ export function isReplaced(name: string): boolean {
   return r != null && tf.getKernel(name, 'wasm') === r;
 }
 
+/** tfjs-backend-wasm's heap, which Lopper's SIMD kernels import and work on in place. */
+export const memoryOf = (backend: WasmBackend): WebAssembly.Memory => (backend as unknown as { wasm: { asm: { memory: WebAssembly.Memory } } }).wasm.asm.memory;
+
+/** Byte offset of a tensor's data on the heap. */
+export const offsetOf = (backend: WasmBackend, t: Info): number => backend.dataIdMap.get(t.dataId).memoryOffset;
+
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** A reshaped view sharing x's data (what the wasm Reshape kernel returns); release it after use. */

@@ -6,21 +6,25 @@
 // with a batch stride of 0 for a broadcast operand. Each output row is computed 16 columns at a
 // time in four f32x4 accumulators (then 4 at a time, then scalars), two rows per pass so that
 // each B load feeds two multiply-adds. No packing, so unlike XNNPACK it costs nothing per new
-// weight tensor, and a transposed A is read in place through its strides.
+// weight tensor, and a transposed A is read in place through its strides. With `accumulate` set
+// it adds to `out` instead of overwriting it, so that a long K can be done in slices that stay in
+// cache (see matmul.ts).
 
 import { F32, I32, V128, forLoop, kernelLoader, moduleWithFunction, op } from './wasm-writer.js';
 
 // Parameters: a, b, out (byte offsets), batch, M, K, N, aStride, bStride (bytes per batch item),
-// aRow, aCol (bytes between A[m, k] and A[m+1, k], and A[m, k+1]: a transposed A needs no copy).
-const P = { A: 0, B: 1, OUT: 2, BATCH: 3, M: 4, K: 5, N: 6, ASTRIDE: 7, BSTRIDE: 8, AROWB: 9, ACOLB: 10 };
-let nextLocal = 11;
+// aRow, aCol (bytes between A[m, k] and A[m+1, k], and A[m, k+1]: a transposed A needs no copy),
+// accumulate (0: out = A·B, 1: out += A·B).
+const P = { A: 0, B: 1, OUT: 2, BATCH: 3, M: 4, K: 5, N: 6, ASTRIDE: 7, BSTRIDE: 8, AROWB: 9, ACOLB: 10, ACCUMULATE: 11 };
+const PARAMS = 12;
+let nextLocal = PARAMS;
 const i32Local = () => nextLocal++;
 const L = {
   BI: i32Local(), MI: i32Local(), NI: i32Local(), KI: i32Local(), BP: i32Local(), NB: i32Local(),
   AB: i32Local(), BB: i32Local(), OB: i32Local(), AK: i32Local(),
   AROW: [i32Local(), i32Local()], OROW: [i32Local(), i32Local()],
 };
-const I32_LOCALS = nextLocal - 11;
+const I32_LOCALS = nextLocal - PARAMS;
 const V = { ACC: Array.from({ length: 8 }, () => nextLocal++), AV: [nextLocal++, nextLocal++], BV: nextLocal++ };
 const V128_LOCALS = 11;
 const S = { ACC: [nextLocal++, nextLocal++] };
@@ -48,7 +52,11 @@ function vectorColumns(rows: number, lanes: number): number[] {
   return [
     ...op.block, ...op.loop,
     ...op.get(L.NI), ...op.i32(width), ...op.add, ...op.get(P.N), ...op.gtu, ...op.brIf(1),
+    ...op.get(P.ACCUMULATE), ...op.if,
+    ...Array.from({ length: rows }, (_, r) => Array.from({ length: lanes }, (_, j) => [...outAddr(r), ...op.vload(16 * j), ...op.set(acc(r, j))]).flat()).flat(),
+    ...op.else,
     ...all.flatMap((a) => [...op.vzero, ...op.set(a)]),
+    ...op.end,
     ...setBp,
     ...forLoop(L.KI, op.get(P.K), inner),
     ...Array.from({ length: rows }, (_, r) => Array.from({ length: lanes }, (_, j) => [...outAddr(r), ...op.get(acc(r, j)), ...op.vstore(16 * j)]).flat()).flat(),
@@ -69,7 +77,11 @@ function scalarColumns(rows: number): number[] {
     ...op.block, ...op.loop,
     ...op.get(L.NI), ...op.get(P.N), ...op.geu, ...op.brIf(1),
     ...setBp,
+    ...op.get(P.ACCUMULATE), ...op.if,
+    ...Array.from({ length: rows }, (_, r) => [...outAddr(r), ...op.f32load(), ...op.set(S.ACC[r])]).flat(),
+    ...op.else,
     ...Array.from({ length: rows }, (_, r) => [...op.f32zero, ...op.set(S.ACC[r])]).flat(),
+    ...op.end,
     ...forLoop(L.KI, op.get(P.K), inner),
     ...Array.from({ length: rows }, (_, r) => [...outAddr(r), ...op.get(S.ACC[r]), ...op.f32store()]).flat(),
     ...op.get(L.NI), ...op.i32(1), ...op.add, ...op.set(L.NI),
@@ -114,10 +126,10 @@ export function moduleBytes(): Uint8Array {
     ...forLoop(L.BI, op.get(P.BATCH), batchBody),
     ...op.end,
   ];
-  return moduleWithFunction('bmm', 11, [[I32_LOCALS, I32], [V128_LOCALS, V128], [F32_LOCALS, F32]], body);
+  return moduleWithFunction('bmm', PARAMS, [[I32_LOCALS, I32], [V128_LOCALS, V128], [F32_LOCALS, F32]], body);
 }
 
-export type BmmFn = (a: number, b: number, out: number, batch: number, m: number, k: number, n: number, aStride: number, bStride: number, aRow: number, aCol: number) => void;
+export type BmmFn = (a: number, b: number, out: number, batch: number, m: number, k: number, n: number, aStride: number, bStride: number, aRow: number, aCol: number, accumulate: number) => void;
 
 /** The kernel bound to `memory` (tfjs-backend-wasm's), or null where WebAssembly SIMD is unavailable. */
 export const simdBmm = kernelLoader<BmmFn>(moduleBytes, 'bmm');

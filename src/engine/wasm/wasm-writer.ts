@@ -52,14 +52,29 @@ export const op = {
   vadd: [0xfd, ...uleb(0xe4)],
   vmul: [0xfd, ...uleb(0xe6)],
   vzero: [0xfd, 0x0c, ...new Array(16).fill(0)],
+  vsub: [0xfd, ...uleb(0xe5)],
   vdiv: [0xfd, ...uleb(0xe7)],
   vmin: [0xfd, ...uleb(0xe8)],
   vmax: [0xfd, ...uleb(0xe9)],
+  vgt: [0xfd, ...uleb(0x44)], // f32x4.gt: all-ones lanes where a > b
+  vbitselect: [0xfd, ...uleb(0x52)], // (a, b, mask): a's bits where mask is set, else b's
+  vnearest: [0xfd, ...uleb(0x6a)], // f32x4.nearest (round half to even)
+  vtruncSat: [0xfd, ...uleb(0xf8)], // i32x4.trunc_sat_f32x4_s
+  i32x4add: [0xfd, ...uleb(0xae)],
+  i32x4sub: [0xfd, ...uleb(0xb1)],
+  i32x4shl: [0xfd, ...uleb(0xab)], // (v128, i32 count)
+  i32x4shrS: [0xfd, ...uleb(0xac)],
+  /** v128.const of four copies of the float c (a constant operand, not a per-iteration splat). */
+  vconst: (c: number) => [0xfd, 0x0c, ...new Uint8Array(new Float32Array([c, c, c, c]).buffer)],
+  /** v128.const of four copies of the integer c. */
+  vconstI32: (c: number) => [0xfd, 0x0c, ...new Uint8Array(new Int32Array([c, c, c, c]).buffer)],
   f32const: (v: number) => [0x43, ...new Uint8Array(new Float32Array([v]).buffer)],
   f32div: [0x95],
   f32min: [0x96],
   f32max: [0x97],
   block: [0x02, 0x40],
+  if: [0x04, 0x40],
+  else: [0x05],
   loop: [0x03, 0x40],
   br: (d: number) => [0x0c, ...uleb(d)],
   brIf: (d: number) => [0x0d, ...uleb(d)],

@@ -1,0 +1,79 @@
+// Sum over leading axes ([rows, cols] summed over rows): every bias gradient of a Dense layer on
+// 3-D activations and every LayerNormalization gamma/beta gradient is one. The stock wasm kernel
+// reduces only innermost axes, so it first transposes x with its generic transpose (~1 ms for a
+// [4096, 64] activation) and then sums each row with a scalar loop. This kernel adds x's rows
+// into the output four columns at a time in a hand-assembled WebAssembly SIMD loop, reading x
+// once in memory order. Other reductions (innermost axes, axes in between) go to the stock kernel.
+import * as tf from '@tensorflow/tfjs';
+import { type Info, type KernelArgs, memoryOf, offsetOf, replaceKernel, restoreKernel, stockKernel } from './registry.js';
+import { I32, forLoop, kernelLoader, moduleWithFunction, op } from './wasm-writer.js';
+
+/** [rows, cols] when `axes` of `shape` are all before every kept axis of size > 1, else null. */
+export function leadingReduction(shape: readonly number[], axes: readonly number[]): { rows: number; cols: number } | null {
+  let rows = 1;
+  let cols = 1;
+  for (let i = 0; i < shape.length; i++) {
+    if (shape[i] === 1) continue;
+    if (axes.includes(i)) {
+      if (cols > 1) return null; // a reduced axis after a kept one
+      rows *= shape[i];
+    } else cols *= shape[i];
+  }
+  return { rows, cols };
+}
+
+// colsum(x, out, rows, vectors, rowBytes): out[v] += x[r, v] for every row r and vector v < vectors.
+const [X, OUT, ROWS, VECTORS, ROW_BYTES, R, V, XROW, OFF] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+
+function moduleBytes(): Uint8Array {
+  const body = [
+    ...forLoop(R, op.get(ROWS), [
+      ...op.get(X), ...op.get(R), ...op.get(ROW_BYTES), ...op.mul, ...op.add, ...op.set(XROW),
+      ...forLoop(V, op.get(VECTORS), [
+        ...op.get(V), ...op.i32(16), ...op.mul, ...op.set(OFF),
+        ...op.get(OUT), ...op.get(OFF), ...op.add, // store address
+        ...op.get(OUT), ...op.get(OFF), ...op.add, ...op.vload(),
+        ...op.get(XROW), ...op.get(OFF), ...op.add, ...op.vload(),
+        ...op.vadd, ...op.vstore(),
+      ]),
+    ]),
+    ...op.end,
+  ];
+  return moduleWithFunction('colsum', 5, [[4, I32]], body);
+}
+
+const simdColSum = kernelLoader<(x: number, out: number, rows: number, vectors: number, rowBytes: number) => void>(moduleBytes, 'colsum');
+
+function sum(args: KernelArgs): Info {
+  const { inputs, backend, attrs } = args;
+  const x = inputs.x!;
+  const axes = tf.util.parseAxisParam(attrs.axis, x.shape);
+  const plan = x.dtype === 'float32' ? leadingReduction(x.shape, axes) : null;
+  const kernel = simdColSum(memoryOf(backend));
+  if (!plan || plan.rows === 1 || plan.cols < 4 || !kernel) return stockKernel('Sum')(args);
+  let outShape = tf.backend_util.computeOutAndReduceShapes(x.shape, axes)[0];
+  if (attrs.keepDims) outShape = tf.backend_util.expandShapeToKeepDim(outShape, axes);
+  const out = backend.makeOutput(outShape, 'float32');
+  const { rows, cols } = plan;
+  const vectors = cols >> 2;
+  backend.typedArrayFromHeap(out).fill(0);
+  kernel(offsetOf(backend, x), offsetOf(backend, out), rows, vectors, cols * 4);
+  if (cols > vectors * 4) {
+    const src = backend.typedArrayFromHeap(x);
+    const dst = backend.typedArrayFromHeap(out);
+    for (let c = vectors * 4; c < cols; c++) {
+      let acc = 0;
+      for (let r = 0, i = c; r < rows; r++, i += cols) acc = Math.fround(acc + src[i]);
+      dst[c] = acc;
+    }
+  }
+  return out;
+}
+
+export function registerSum(): void {
+  replaceKernel('Sum', () => sum);
+}
+
+export function restoreSum(): void {
+  restoreKernel('Sum');
+}
