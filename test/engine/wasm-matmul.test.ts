@@ -29,6 +29,8 @@ const CASES: [number[], number[]][] = [
   [[2, 3, 5, 7], [1, 3, 7, 4]], // b broadcast over a's first axis: stock loop
   [[1, 5, 7], [4, 7, 4]], // a broadcast: one XNNPACK matmul on b rearranged to [k, batch·n]
   [[2, 3, 5, 7], [2, 1, 7, 4]], // stock loop (b broadcast inside the batch)
+  [[6, 300], [300, 21]], // K over the SIMD kernel's slice (128): accumulated over three calls
+  [[2, 5, 257], [2, 257, 9]], // ... batched, K one past two slices
 ];
 
 const tr = (s: number[]) => [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]];

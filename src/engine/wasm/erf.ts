@@ -2,9 +2,9 @@
 // calls libm's erf element by element; this one evaluates Eigen's float rational approximation
 // (x clamped to [-4, 4], odd degree-13 numerator over even degree-8 denominator, max abs error
 // ~3.5e-7) four lanes at a time in a hand-assembled WebAssembly SIMD loop, in place on the heap.
-import { elementwiseKernel, type VectorLoop } from './elementwise.js';
+import { type VectorCode, type VectorLoop, elementwiseKernel, vectorMapModule } from './elementwise.js';
 import { replaceKernel, restoreKernel } from './registry.js';
-import { I32, V128, forLoop, kernelLoader, moduleWithFunction, op } from './wasm-writer.js';
+import { kernelLoader, op } from './wasm-writer.js';
 
 const ALPHA = [-1.60960333262415e-2, -2.95459980854025e-3, -7.34990630326855e-4, -5.69250639462346e-5, -2.10102402082508e-6, 2.77068142495902e-8, -2.72614225801306e-10];
 const BETA = [-1.42647390514189e-2, -7.37332916720468e-3, -1.68282697438203e-3, -2.13374055278905e-4, -1.45660718464996e-5];
@@ -22,30 +22,23 @@ export function erfApprox(v: number): number {
   return f(p / q);
 }
 
-// erf(x, out, vectors): out[i] = erf(x[i]) for i < 4·vectors. Locals: i, offset; x, x2, p, q.
-const [X, OUT, COUNT, I, OFF, VX, VX2, VP, VQ] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-
-function moduleBytes(): Uint8Array {
+/** erf of the vector in local x; temps: x², p, q. */
+const erfCode: VectorCode = (x, [x2, p, q]) => {
   const horner = (acc: number, coeffs: number[]) => [
     ...op.vconst(coeffs[coeffs.length - 1]), ...op.set(acc),
-    ...coeffs.slice(0, -1).reverse().flatMap((c) => [...op.get(acc), ...op.get(VX2), ...op.vmul, ...op.vconst(c), ...op.vadd, ...op.set(acc)]),
+    ...coeffs.slice(0, -1).reverse().flatMap((c) => [...op.get(acc), ...op.get(x2), ...op.vmul, ...op.vconst(c), ...op.vadd, ...op.set(acc)]),
   ];
-  const body = [
-    ...forLoop(I, op.get(COUNT), [
-      ...op.get(I), ...op.i32(16), ...op.mul, ...op.set(OFF),
-      ...op.get(X), ...op.get(OFF), ...op.add, ...op.vload(), ...op.vconst(-4), ...op.vmax, ...op.vconst(4), ...op.vmin, ...op.set(VX),
-      ...op.get(VX), ...op.get(VX), ...op.vmul, ...op.set(VX2),
-      ...horner(VP, ALPHA),
-      ...op.get(VP), ...op.get(VX), ...op.vmul, ...op.set(VP),
-      ...horner(VQ, BETA),
-      ...op.get(OUT), ...op.get(OFF), ...op.add, ...op.get(VP), ...op.get(VQ), ...op.vdiv, ...op.vstore(),
-    ]),
-    ...op.end,
+  return [
+    ...op.get(x), ...op.vconst(-4), ...op.vpmax, ...op.vconst(4), ...op.vpmin, ...op.set(x),
+    ...op.get(x), ...op.get(x), ...op.vmul, ...op.set(x2),
+    ...horner(p, ALPHA),
+    ...op.get(p), ...op.get(x), ...op.vmul, ...op.set(p),
+    ...horner(q, BETA),
+    ...op.get(p), ...op.get(q), ...op.vdiv,
   ];
-  return moduleWithFunction('erf', 3, [[2, I32], [4, V128]], body);
-}
+};
 
-const simdErf = kernelLoader<VectorLoop>(moduleBytes, 'erf');
+const simdErf = kernelLoader<VectorLoop>(() => vectorMapModule('erf', 3, erfCode), 'erf');
 
 export function registerErf(): void {
   replaceKernel('Erf', () => elementwiseKernel('Erf', simdErf, erfApprox));

@@ -5,9 +5,9 @@
 // exp(r) by a degree-6 polynomial, times 2^n built in the exponent bits. 2^n is applied as two
 // halves so that results down to the denormals come out right; x above ln(FLT_MAX) gives +∞,
 // NaN stays NaN. Max relative error ~2e-7 (1-2 ulp) against the exact value.
-import { elementwiseKernel, type VectorLoop } from './elementwise.js';
+import { type VectorCode, type VectorLoop, elementwiseKernel, vectorMapModule } from './elementwise.js';
 import { replaceKernel, restoreKernel } from './registry.js';
-import { I32, V128, forLoop, kernelLoader, moduleWithFunction, op } from './wasm-writer.js';
+import { kernelLoader, op } from './wasm-writer.js';
 
 const LOG2E = 1.44269504088896341;
 const LN2_HI = 0.693359375; // ln 2 = LN2_HI + LN2_LO, LN2_HI exact in a few bits so n·LN2_HI is exact
@@ -37,40 +37,30 @@ function roundHalfEven(v: number): number {
   return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-// exp(x, out, vectors): out[i] = exp(x[i]) for i < 4·vectors. Locals: i, offset; x0, x, n, p.
-const [X, OUT, COUNT, I, OFF, VX0, VX, VN, VP] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-
-function moduleBytes(): Uint8Array {
+/** exp of the vector in local x0; temps: clamped x then r, n, p. */
+const expCode: VectorCode = (x0, [x, n, p]) => {
   /** 2^k for the i32 lanes k on the stack: (k + 127) << 23, as float bits. */
   const pow2 = [...op.vconstI32(127), ...op.i32x4add, ...op.i32(23), ...op.i32x4shl];
-  const body = [
-    ...forLoop(I, op.get(COUNT), [
-      ...op.get(I), ...op.i32(16), ...op.mul, ...op.set(OFF),
-      ...op.get(X), ...op.get(OFF), ...op.add, ...op.vload(), ...op.set(VX0),
-      // x = clamp(x0); fn = nearest(x·log2 e); r = x − fn·LN2_HI − fn·LN2_LO
-      ...op.get(VX0), ...op.vconst(X_MIN), ...op.vmax, ...op.vconst(X_MAX), ...op.vmin, ...op.set(VX),
-      ...op.get(VX), ...op.vconst(LOG2E), ...op.vmul, ...op.vnearest, ...op.set(VN),
-      ...op.get(VX), ...op.get(VN), ...op.vconst(LN2_HI), ...op.vmul, ...op.vsub,
-      ...op.get(VN), ...op.vconst(LN2_LO), ...op.vmul, ...op.vsub, ...op.set(VX),
-      // p = poly(r) by Horner; y = p·r² + r + 1
-      ...op.vconst(POLY[5]), ...op.set(VP),
-      ...[4, 3, 2, 1, 0].flatMap((i) => [...op.get(VP), ...op.get(VX), ...op.vmul, ...op.vconst(POLY[i]), ...op.vadd, ...op.set(VP)]),
-      ...op.get(VP), ...op.get(VX), ...op.get(VX), ...op.vmul, ...op.vmul, ...op.get(VX), ...op.vadd, ...op.vconst(1), ...op.vadd, ...op.set(VP),
-      // n as i32 lanes (reusing VN); y · 2^(n>>1) · 2^(n − n>>1)
-      ...op.get(VN), ...op.vtruncSat, ...op.set(VN),
-      ...op.get(OUT), ...op.get(OFF), ...op.add, // store address, under the value
-      ...op.get(VP), ...op.get(VN), ...op.i32(1), ...op.i32x4shrS, ...pow2, ...op.vmul,
-      ...op.get(VN), ...op.get(VN), ...op.i32(1), ...op.i32x4shrS, ...op.i32x4sub, ...pow2, ...op.vmul,
-      // +∞ above X_MAX (the clamp made it finite); NaN lanes are NaN already.
-      ...op.set(VP), ...op.vconst(Infinity), ...op.get(VP), ...op.get(VX0), ...op.vconst(X_MAX), ...op.vgt, ...op.vbitselect,
-      ...op.vstore(),
-    ]),
-    ...op.end,
+  return [
+    // x = clamp(x0); n = nearest(x·log2 e); r = x − n·LN2_HI − n·LN2_LO
+    ...op.get(x0), ...op.vconst(X_MIN), ...op.vpmax, ...op.vconst(X_MAX), ...op.vpmin, ...op.set(x),
+    ...op.get(x), ...op.vconst(LOG2E), ...op.vmul, ...op.vnearest, ...op.set(n),
+    ...op.get(x), ...op.get(n), ...op.vconst(LN2_HI), ...op.vmul, ...op.vsub,
+    ...op.get(n), ...op.vconst(LN2_LO), ...op.vmul, ...op.vsub, ...op.set(x),
+    // p = poly(r) by Horner; y = p·r² + r + 1
+    ...op.vconst(POLY[5]), ...op.set(p),
+    ...[4, 3, 2, 1, 0].flatMap((i) => [...op.get(p), ...op.get(x), ...op.vmul, ...op.vconst(POLY[i]), ...op.vadd, ...op.set(p)]),
+    ...op.get(p), ...op.get(x), ...op.get(x), ...op.vmul, ...op.vmul, ...op.get(x), ...op.vadd, ...op.vconst(1), ...op.vadd, ...op.set(p),
+    // n as i32 lanes; y · 2^(n>>1) · 2^(n − n>>1)
+    ...op.get(n), ...op.vtruncSat, ...op.set(n),
+    ...op.get(p), ...op.get(n), ...op.i32(1), ...op.i32x4shrS, ...pow2, ...op.vmul,
+    ...op.get(n), ...op.get(n), ...op.i32(1), ...op.i32x4shrS, ...op.i32x4sub, ...pow2, ...op.vmul,
+    // +∞ above X_MAX (the clamp made it finite); NaN lanes are NaN already.
+    ...op.set(p), ...op.vconst(Infinity), ...op.get(p), ...op.get(x0), ...op.vconst(X_MAX), ...op.vgt, ...op.vbitselect,
   ];
-  return moduleWithFunction('exp', 3, [[2, I32], [4, V128]], body);
-}
+};
 
-const simdExp = kernelLoader<VectorLoop>(moduleBytes, 'exp');
+const simdExp = kernelLoader<VectorLoop>(() => vectorMapModule('exp', 3, expCode), 'exp');
 
 export function registerExp(): void {
   replaceKernel('Exp', () => elementwiseKernel('Exp', simdExp, expApprox));
