@@ -3,6 +3,7 @@
 // whose attention is built from matMul and transposes in a weightless layer between Dense layers.
 import * as tf from '@tensorflow/tfjs';
 import { LayerNormalization } from '../src/layers/index.js';
+import { TfjsGelu } from '../src/layers/gelu.js';
 
 export const VIT = { tokens: 16, patch: 49, dim: 64, heads: 4, blocks: 4, mlp: 256, classes: 10 } as const;
 export const MLP = { input: 784, hidden: [512, 512], classes: 10 } as const;
@@ -75,12 +76,12 @@ export function buildMlp(seed = 1): tf.LayersModel {
 }
 
 /**
- * The tiny ViT. Its LayerNormalizations are Lopper's (what a job gets: loading a model.json picks
- * Lopper's class) unless `layerNorm` is 'tfjs', for the stock-vs-Lopper comparison.
+ * The tiny ViT. Its LayerNormalization and GELU are Lopper's (what a job gets: loading a
+ * model.json picks Lopper's classes) unless `layers` is 'tfjs', for the stock-vs-Lopper comparison.
  */
-export function buildTinyVit(seed = 1, layerNorm: 'lopper' | 'tfjs' = 'lopper'): tf.LayersModel {
+export function buildTinyVit(seed = 1, layers: 'lopper' | 'tfjs' = 'lopper'): tf.LayersModel {
   const { tokens, patch, dim, heads, blocks, mlp, classes } = VIT;
-  const norm = (name: string) => (layerNorm === 'lopper' ? new LayerNormalization({ epsilon: 1e-6, name }) : tf.layers.layerNormalization({ epsilon: 1e-6, name }));
+  const norm = (name: string) => (layers === 'lopper' ? new LayerNormalization({ epsilon: 1e-6, name }) : tf.layers.layerNormalization({ epsilon: 1e-6, name }));
   let i = 0;
   const init = () => tf.initializers.glorotUniform({ seed: seed + i++ });
   const input = tf.input({ shape: [tokens, patch] });
@@ -93,7 +94,9 @@ export function buildTinyVit(seed = 1, layerNorm: 'lopper' | 'tfjs' = 'lopper'):
     const proj = tf.layers.dense({ units: dim, kernelInitializer: init(), name: `b${blk}_proj` }).apply(att) as tf.SymbolicTensor;
     x = tf.layers.add({ name: `b${blk}_res1` }).apply([x, proj]) as tf.SymbolicTensor;
     const n2 = norm(`b${blk}_ln2`).apply(x) as tf.SymbolicTensor;
-    const fc1 = tf.layers.dense({ units: mlp, activation: 'gelu', kernelInitializer: init(), name: `b${blk}_fc1` }).apply(n2) as tf.SymbolicTensor;
+    // A tfjs activation instance bypasses the class registry, where 'gelu' now names Lopper's.
+    const activation = (layers === 'lopper' ? 'gelu' : new TfjsGelu()) as 'gelu';
+    const fc1 = tf.layers.dense({ units: mlp, activation, kernelInitializer: init(), name: `b${blk}_fc1` }).apply(n2) as tf.SymbolicTensor;
     const fc2 = tf.layers.dense({ units: dim, kernelInitializer: init(), name: `b${blk}_fc2` }).apply(fc1) as tf.SymbolicTensor;
     x = tf.layers.add({ name: `b${blk}_res2` }).apply([x, fc2]) as tf.SymbolicTensor;
   }

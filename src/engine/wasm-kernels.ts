@@ -7,7 +7,9 @@ import { registerConv2DBackpropFilter, restoreConv2DBackpropFilter } from './was
 import { registerErf, restoreErf } from './wasm/erf.js';
 import { registerExp, restoreExp } from './wasm/exp.js';
 import { registerFusedBias, restoreFusedBias } from './wasm/fused-bias.js';
+import { registerGelu, restoreGelu } from './wasm/gelu.js';
 import { registerIdentity, restoreIdentity } from './wasm/identity.js';
+import { registerLayerNorm, restoreLayerNorm } from './wasm/layer-norm.js';
 import { registerMatMul, restoreMatMul } from './wasm/matmul.js';
 import { registerSlice, restoreSlice } from './wasm/slice.js';
 import { registerSum, restoreSum } from './wasm/sum.js';
@@ -22,6 +24,8 @@ export const WASM_FIXES = {
   slice: { register: registerSlice, restore: restoreSlice },
   erf: { register: registerErf, restore: restoreErf },
   exp: { register: registerExp, restore: restoreExp },
+  gelu: { register: registerGelu, restore: restoreGelu }, // Lopper's GELU op (src/engine/ops/gelu.ts)
+  layerNorm: { register: registerLayerNorm, restore: restoreLayerNorm }, // and its layer-norm op
   sum: { register: registerSum, restore: restoreSum },
   // Sharing buffers in Identity needs the fused kernels' bias-record fix with it.
   identity: {

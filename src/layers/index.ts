@@ -4,6 +4,7 @@
 // tf.loadLayersModel once this module has been imported. It also maps activation names tfjs
 // writes but cannot read back ("gelu_new") onto their classes: see activations.ts.
 import './activations.js';
+import './gelu.js'; // replaces tfjs' gelu activation (same function, one kernel each way on wasm)
 import './layer-normalization.js'; // replaces tfjs' LayerNormalization (same config and weights, fewer kernels)
 import { MultiHeadAttention } from './multi-head-attention.js';
 import { AddPositionEmbs, ClassToken, PositionEmbedding } from './position-embedding.js';

@@ -8,9 +8,21 @@ import { assertClose, matchesCpu, setupBackends, size, values } from './helpers.
 
 before(setupBackends);
 
-test('Slice, Unpack and Erf are replaced on wasm', () => {
-  for (const k of ['Slice', 'Unpack', 'Erf']) assert.ok(isReplaced(k), k);
+test('Slice, Unpack, SplitV and Erf are replaced on wasm', () => {
+  for (const k of ['Slice', 'Unpack', 'SplitV', 'Erf']) assert.ok(isReplaced(k), k);
 });
+
+for (const [shape, sizes, axis] of [[[23], [4, 1, 18], 0], [[3, 10, 2], [5, 5], 1], [[4, 3], 2, 0], [[2, 6], [1, -1, 2], 1]] as [number[], number[] | number, number][]) {
+  test(`split ${JSON.stringify(shape)} into ${JSON.stringify(sizes)} along ${axis} matches cpu, with its gradient`, async () => {
+    await matchesCpu(() => {
+      const x = tf.tensor(values(size(shape), 7), shape);
+      const parts = tf.split(x, sizes, axis);
+      const ws = parts.map((p, i) => tf.tensor(values(p.size, 20 + i), p.shape));
+      const g = tf.grad((v: tf.Tensor) => tf.addN(tf.split(v, sizes, axis).map((p, i) => tf.sum(tf.mul(p, ws[i])))))(x);
+      return [...parts, g, ...tf.split(tf.cast(tf.mul(x, 10), 'int32'), sizes, axis)];
+    }, 'split', 0, 0);
+  });
+}
 
 test('copyBox copies a box of a row-major array', () => {
   const src = Float32Array.from({ length: 24 }, (_, i) => i); // [2, 3, 4]

@@ -77,13 +77,13 @@ test('AdamW: setLearningRate drives the next step', () => {
   s.dispose();
 });
 
-test('AdamW: dispose frees its moments', () => {
+test('AdamW: dispose frees its state', () => {
   const before = tf.memory().numTensors;
   const s = setup();
   s.step(GW1, GB1);
   s.step(GW2, GB2);
-  // Two variables plus their m and v.
-  assert.equal(tf.memory().numTensors, before + 6);
+  // Two variables plus the flat m and v and the decay mask.
+  assert.equal(tf.memory().numTensors, before + 5);
   s.dispose();
   assert.equal(tf.memory().numTensors, before);
 });
@@ -112,5 +112,49 @@ test('AdamW: without decay it is tfjs Adam', () => {
   close(b1.dataSync(), Array.from(b2.dataSync()));
   ours.dispose();
   adam.dispose();
+  tf.dispose([w1, b1, w2, b2]);
+});
+
+test('AdamW: a step runs the same kernels for 4 weights as for 20 (reshapes aside: views, no compute)', async () => {
+  const compute = async (count: number) => {
+    const vars = tf.tidy(() => Array.from({ length: count }, (_, i) => tf.variable(tf.ones(i % 2 ? [3, 4] : [4]))));
+    const opt = new AdamW({ learningRate: 0.01 });
+    const step = async () => {
+      const grads = tf.tidy(() => Object.fromEntries(vars.map((v) => [v.name, tf.onesLike(v)])));
+      const p = await tf.profile(() => tf.tidy(() => opt.applyGradients(grads)));
+      tf.dispose(Object.values(grads));
+      return p.kernels.filter((k) => k.name !== 'Reshape').map((k) => k.name).sort();
+    };
+    await step(); // the first step builds the state
+    const kernels = await step();
+    opt.dispose();
+    tf.dispose(vars);
+    return kernels;
+  };
+  const few = await compute(4);
+  assert.deepEqual(await compute(20), few);
+  assert.ok(few.length <= 20, few.join(' '));
+});
+
+test('AdamW: when the set of weights changes, moments carry over by name and new weights start from zero', () => {
+  const mk = () => tf.tidy(() => [tf.variable(tf.tensor2d(W0, [2, 2])), tf.variable(tf.tensor1d(B0))]);
+  const [w1, b1] = mk();
+  const [w2, b2] = mk();
+  const a = new AdamW({ learningRate: 0.1, weightDecay: 0.1 });
+  const b = new AdamW({ learningRate: 0.1, weightDecay: 0.1 });
+  // a: W alone, then W and b; b: W alone twice (b never moves). W must follow the same path in
+  // both, and b in `a` must take a first-step move (±lr) on its first gradient.
+  tf.tidy(() => a.applyGradients({ [w1.name]: tf.tensor2d(GW1, [2, 2]) }));
+  tf.tidy(() => b.applyGradients({ [w2.name]: tf.tensor2d(GW1, [2, 2]) }));
+  tf.tidy(() => a.applyGradients({ [b1.name]: tf.tensor1d(GB1), [w1.name]: tf.tensor2d(GW2, [2, 2]) }));
+  tf.tidy(() => b.applyGradients({ [w2.name]: tf.tensor2d(GW2, [2, 2]) }));
+  close(w1.dataSync(), Array.from(w2.dataSync()));
+  // b1's first gradient comes at the optimizer's step 2, and the bias corrections use the
+  // optimizer's step count (one count for all weights, as in tfjs Adam): m = 0.1g, v = 0.001g²,
+  // m̂ = m/(1 − 0.9²), v̂ = v/(1 − 0.999²), move = lr·m̂/√v̂ (no decay: rank 1).
+  const move = (g: number) => 0.1 * ((0.1 * g) / 0.19) / Math.sqrt((0.001 * g * g) / 0.001999);
+  close(b1.dataSync(), [B0[0] - move(GB1[0]), B0[1] - move(GB1[1])], 1e-5);
+  a.dispose();
+  b.dispose();
   tf.dispose([w1, b1, w2, b2]);
 });

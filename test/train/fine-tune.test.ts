@@ -108,7 +108,8 @@ test('fineTune: epoch loss is the sample mean, computed with Dropout active', as
     const { epochs } = await fineTune(student, data, teacherLogits, opts({ epochs: 1, learningRate: 1e-10 }));
     const rel = Math.abs(epochs[0].loss - expected) / expected;
     if (dropout === 0) assert.ok(rel < 1e-5, `no dropout: ${epochs[0].loss} vs ${expected}`);
-    else assert.ok(rel > 0.05, `dropout 0.5 should change the training loss: ${epochs[0].loss} vs ${expected}`);
+    // Dropout is unseeded: the size of the change varies run to run (1-10% seen), its presence does not.
+    else assert.ok(rel > 1e-3, `dropout 0.5 should change the training loss: ${epochs[0].loss} vs ${expected}`);
     student.dispose();
   }
 });

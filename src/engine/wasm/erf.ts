@@ -22,8 +22,8 @@ export function erfApprox(v: number): number {
   return f(p / q);
 }
 
-/** erf of the vector in local x; temps: x², p, q. */
-const erfCode: VectorCode = (x, [x2, p, q]) => {
+/** erf of the vector in local x (clamped there in place); temps: x², p, q. */
+export const erfCode: VectorCode = ([x], [x2, p, q]) => {
   const horner = (acc: number, coeffs: number[]) => [
     ...op.vconst(coeffs[coeffs.length - 1]), ...op.set(acc),
     ...coeffs.slice(0, -1).reverse().flatMap((c) => [...op.get(acc), ...op.get(x2), ...op.vmul, ...op.vconst(c), ...op.vadd, ...op.set(acc)]),
@@ -38,7 +38,7 @@ const erfCode: VectorCode = (x, [x2, p, q]) => {
   ];
 };
 
-const simdErf = kernelLoader<VectorLoop>(() => vectorMapModule('erf', 3, erfCode), 'erf');
+const simdErf = kernelLoader<VectorLoop>(() => vectorMapModule('erf', 1, 3, erfCode), 'erf');
 
 export function registerErf(): void {
   replaceKernel('Erf', () => elementwiseKernel('Erf', simdErf, erfApprox));

@@ -38,7 +38,7 @@ function roundHalfEven(v: number): number {
 }
 
 /** exp of the vector in local x0; temps: clamped x then r, n, p. */
-const expCode: VectorCode = (x0, [x, n, p]) => {
+export const expCode: VectorCode = ([x0], [x, n, p]) => {
   /** 2^k for the i32 lanes k on the stack: (k + 127) << 23, as float bits. */
   const pow2 = [...op.vconstI32(127), ...op.i32x4add, ...op.i32(23), ...op.i32x4shl];
   return [
@@ -60,7 +60,7 @@ const expCode: VectorCode = (x0, [x, n, p]) => {
   ];
 };
 
-const simdExp = kernelLoader<VectorLoop>(() => vectorMapModule('exp', 3, expCode), 'exp');
+const simdExp = kernelLoader<VectorLoop>(() => vectorMapModule('exp', 1, 3, expCode), 'exp');
 
 export function registerExp(): void {
   replaceKernel('Exp', () => elementwiseKernel('Exp', simdExp, expApprox));

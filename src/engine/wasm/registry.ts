@@ -58,6 +58,19 @@ export function restoreKernel(name: string): void {
   tf.registerKernel(cfg);
 }
 
+/** Registers a kernel that tfjs-backend-wasm does not have (Lopper's own ops, e.g. GELU). Idempotent. */
+export function addKernel(name: string, kernelFunc: WasmKernelFunc): void {
+  if (tf.getKernel(name, 'wasm')) return;
+  const config = { kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+  replacements.set(name, config);
+  tf.registerKernel(config);
+}
+
+/** Removes a kernel added by addKernel (ops then take their portable path). */
+export function removeKernel(name: string): void {
+  if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+}
+
 export function isReplaced(name: string): boolean {
   const r = replacements.get(name);
   return r != null && tf.getKernel(name, 'wasm') === r;

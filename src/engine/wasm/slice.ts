@@ -1,6 +1,7 @@
-// Slice and Unpack. The stock wasm Slice first copies its whole input out of the wasm heap
-// (backend.readSync) and then copies the slice; Unpack calls it once per output, so unstacking
-// attention's [3, batch, heads, tokens, dim] q|k|v copies the whole tensor three times over.
+// Slice, Unpack and SplitV. The stock wasm Slice first copies its whole input out of the wasm
+// heap (backend.readSync) and then copies the slice; Unpack and SplitV call it once per output,
+// so unstacking attention's [3, batch, heads, tokens, dim] q|k|v copies the whole tensor three
+// times over, and AdamW's split of its flat update into ~60 weights copied it ~60 times (38 ms).
 // These kernels read the input in place and copy only the sliced elements, one contiguous run at
 // a time.
 import { type Info, type KernelArgs, type WasmBackend, replaceKernel, restoreKernel, sizeOf, stockKernel } from './registry.js';
@@ -81,12 +82,30 @@ function unpack(args: KernelArgs): Info[] {
   return outs;
 }
 
+function splitV(args: KernelArgs): Info[] {
+  const { inputs, backend, attrs } = args;
+  const x = inputs.x!;
+  if (x.dtype === 'string' || x.dtype === 'complex64') return stockKernel('SplitV')(args) as unknown as Info[];
+  const axis = tf.util.parseAxisParam(attrs.axis, x.shape)[0];
+  const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, attrs.numOrSizeSplits, axis);
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map((s) => {
+    const size = x.shape.slice();
+    size[axis] = s;
+    const out = sliceInfo(backend, x, begin, size);
+    begin[axis] += s;
+    return out;
+  });
+}
+
 export function registerSlice(): void {
   replaceKernel('Slice', () => slice);
   replaceKernel('Unpack', () => unpack as unknown as (a: KernelArgs) => Info);
+  replaceKernel('SplitV', () => splitV as unknown as (a: KernelArgs) => Info);
 }
 
 export function restoreSlice(): void {
   restoreKernel('Slice');
   restoreKernel('Unpack');
+  restoreKernel('SplitV');
 }

@@ -74,6 +74,11 @@ export const op = {
   vconstI32: (c: number) => [0xfd, 0x0c, ...new Uint8Array(new Int32Array([c, c, c, c]).buffer)],
   f32const: (v: number) => [0x43, ...new Uint8Array(new Float32Array([v]).buffer)],
   f32div: [0x95],
+  f32sub: [0x93],
+  f32sqrt: [0x91],
+  f32fromI32: [0xb3], // f32.convert_i32_u
+  f32fromBits: [0xbe], // f32.reinterpret_i32
+  vextract: (lane: number) => [0xfd, 0x1f, lane], // f32x4.extract_lane
   f32min: [0x96],
   f32max: [0x97],
   block: [0x02, 0x40],
