@@ -3,6 +3,7 @@
 // tf.setBackend('wasm'); each fix lives in src/engine/wasm/ and delegates to the stock kernel
 // for the cases it does not improve.
 import { registerTileGradient, restoreTileGradient } from './gradients/tile.js';
+import { registerCast, restoreCast } from './wasm/cast.js';
 import { registerConv2DBackpropFilter, restoreConv2DBackpropFilter } from './wasm/conv2d-backprop-filter.js';
 import { registerErf, restoreErf } from './wasm/erf.js';
 import { registerExp, restoreExp } from './wasm/exp.js';
@@ -27,10 +28,10 @@ export const WASM_FIXES = {
   gelu: { register: registerGelu, restore: restoreGelu }, // Lopper's GELU op (src/engine/ops/gelu.ts)
   layerNorm: { register: registerLayerNorm, restore: restoreLayerNorm }, // and its layer-norm op
   sum: { register: registerSum, restore: restoreSum },
-  // Sharing buffers in Identity needs the fused kernels' bias-record fix with it.
+  // Sharing buffers in Identity (and same-dtype Cast) needs the fused kernels' bias-record fix with it.
   identity: {
-    register: () => (registerFusedBias(), registerIdentity()),
-    restore: () => (restoreIdentity(), restoreFusedBias()),
+    register: () => (registerFusedBias(), registerIdentity(), registerCast()),
+    restore: () => (restoreCast(), restoreIdentity(), restoreFusedBias()),
   },
   tileGradient: { register: registerTileGradient, restore: restoreTileGradient },
   conv2dBackpropFilter: { register: registerConv2DBackpropFilter, restore: restoreConv2DBackpropFilter }, // missing on wasm

@@ -42,3 +42,18 @@ test('fused matmul and conv accept a bias whose buffer was last seen with anothe
     return [m, c, d];
   }, 'fused with stale bias record');
 });
+
+test('Cast to the same dtype shares data; casts to bool are x ≠ 0 (0.5 and NaN are true), as on cpu', async () => {
+  assert.ok(isReplaced('Cast'));
+  const backend = tf.backend() as unknown as { numDataIds(): number };
+  const x = tf.tensor(values(12, 2), [3, 4]);
+  const before = backend.numDataIds();
+  const y = tf.cast(x, 'float32');
+  assert.equal(backend.numDataIds(), before, 'same-dtype cast allocated a buffer');
+  tf.dispose([x, y]);
+  await matchesCpu(() => {
+    const f = tf.tensor([0, 0.5, -0.25, NaN, 2, -0]);
+    const i = tf.tensor([0, 3, -1, 0], undefined, 'int32');
+    return [tf.cast(f, 'bool'), tf.cast(i, 'bool'), tf.cast(f, 'int32'), tf.cast(i, 'float32'), tf.cast(tf.cast(f, 'bool'), 'float32')];
+  }, 'cast', 0, 0);
+});
