@@ -2,7 +2,10 @@
 // tfjs-backend-wasm kernels (unregisterWasmKernels) and with Lopper's (registerWasmKernels),
 // alternating, best of `reps`.
 import * as tf from '@tensorflow/tfjs';
+import { gelu } from '../src/engine/ops/gelu.js';
+import { layerNorm } from '../src/engine/ops/layer-norm.js';
 import { registerWasmKernels, unregisterWasmKernels } from '../src/engine/wasm-kernels.js';
+import { TfjsGelu } from '../src/layers/gelu.js';
 import { msPerCall } from './measure.js';
 import { buildMlp, buildTinyVit, MLP, VIT } from './models.js';
 import { syntheticData, trainingRate } from './stages.js';
@@ -16,14 +19,15 @@ export interface Comparison {
   speedup: number;
 }
 
-async function kernelCase(name: string, fn: () => tf.Tensor, reps: number, minMs: number): Promise<Comparison> {
+/** `stockFn` on the stock kernels against `fixedFn` (by default the same) on Lopper's, alternating. */
+async function kernelCase(name: string, fixedFn: () => tf.Tensor, reps: number, minMs: number, stockFn = fixedFn): Promise<Comparison> {
   let stock = Infinity;
   let fixed = Infinity;
   for (let r = 0; r < reps; r++) {
     unregisterWasmKernels();
-    stock = Math.min(stock, await msPerCall(fn, minMs));
+    stock = Math.min(stock, await msPerCall(stockFn, minMs));
     registerWasmKernels();
-    fixed = Math.min(fixed, await msPerCall(fn, minMs));
+    fixed = Math.min(fixed, await msPerCall(fixedFn, minMs));
   }
   return { name, unit: 'ms', stock, fixed, speedup: stock / fixed };
 }
@@ -41,11 +45,15 @@ export async function compareFixes(opts: { reps: number; minMs: number; training
     const x = t([256, 784]);
     const w = t([784, 512]);
     const dy = t([256, 512]);
-    const cases: [string, () => tf.Tensor][] = [
+    // [name, Lopper's computation, and tfjs' own where it differs (layers Lopper replaces)]
+    const cases: [string, () => tf.Tensor, (() => tf.Tensor)?][] = [
       ['matmul [256,784]x[784,512] (forward, unchanged)', () => tf.matMul(x, w)],
       ['matmul dX = dy·Wᵀ [256,512]x[512,784]', () => tf.matMul(dy, w, false, true)],
       ['matmul dW = xᵀ·dy [784,256]x[256,512]', () => tf.matMul(x, dy, true, false)],
     ];
+    const act = t([4096, 64]);
+    const dAct = t([4096, 256]);
+    cases.push(['matmul dW = xᵀ·dy [64,4096]x[4096,256] (ViT fc1 weight gradient)', () => tf.matMul(act, dAct, true, false)]);
     const a3 = t([32, 16, 64]);
     const w3 = t([64, 256]);
     cases.push(['matmul [32,16,64]x[64,256] (3-D x 2-D)', () => tf.matMul(a3, w3)]);
@@ -67,12 +75,33 @@ export async function compareFixes(opts: { reps: number; minMs: number; training
     }]);
     const h = t([32, 16, 256]);
     cases.push(['erf [32,16,256] (GELU)', () => tf.erf(h)]);
+    cases.push(['exp [32,16,256] (GELU gradient)', () => tf.exp(h)]);
     cases.push(['identity (clone) [32,16,256]', () => tf.clone(h)]);
-    for (const [name, fn] of cases) {
-      const c = await kernelCase(name, fn, reps, minMs);
+    cases.push(['cast float32 → float32 [32,16,256] (in gradients)', () => tf.cast(h, 'float32')]);
+    cases.push(['sum over rows [4096,64] → [64] (bias and γ gradients)', () => tf.sum(act, 0)]);
+    const flat = t([204_938]);
+    const sizes = Array.from({ length: 55 }, (_, i) => (i === 54 ? 204_938 - 54 * 3_000 : 3_000));
+    cases.push(['split [204938] into 55 weights (AdamW)', () => {
+      const [first, ...rest] = tf.split(flat, sizes);
+      tf.dispose(rest);
+      return first;
+    }]);
+    const tfjsGelu = new TfjsGelu();
+    const geluStep = (f: (v: tf.Tensor) => tf.Tensor) => () => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(f(v), h)))(h);
+    cases.push(['GELU forward + backward [32,16,256] (tfjs-layers\' vs Lopper\'s op)', geluStep(gelu), geluStep((v) => tfjsGelu.apply(v))]);
+    const ln = t([32, 16, 64]);
+    const [g64, b64] = [t([64]), t([64])];
+    const tfjsLn = tf.layers.layerNormalization({ epsilon: 1e-6 });
+    tfjsLn.build([32, 16, 64]);
+    tfjsLn.setWeights([g64, b64]);
+    const lnStep = (f: (v: tf.Tensor) => tf.Tensor) => () => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(f(v), ln)))(ln);
+    cases.push(['LayerNormalization forward + backward [32,16,64] (tfjs-layers\' vs Lopper\'s op)', lnStep((v) => layerNorm(v, g64, b64, 1, 1e-6)), lnStep((v) => tfjsLn.apply(v) as tf.Tensor)]);
+    for (const [name, fn, stockFn] of cases) {
+      const c = await kernelCase(name, fn, reps, minMs, stockFn);
       opts.log(`  ${name}: ${c.stock.toFixed(3)} → ${c.fixed.toFixed(3)} ms (${c.speedup.toFixed(1)}x)`);
       out.push(c);
     }
+    tfjsLn.weights.forEach((v) => v.dispose()); // built, never applied: Layer.dispose() refuses
   } finally {
     unregisterWasmKernels();
     registerWasmKernels();
