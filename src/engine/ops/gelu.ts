@@ -6,13 +6,17 @@
 import * as tf from '@tensorflow/tfjs';
 
 export const GELU = 'LopperGelu';
-/** Inputs x and dy: dy·(Φ(x) + x·φ(x)). */
+/**
+ * Inputs x, y (the forward output) and dy: dy·(Φ(x) + x·φ(x)), with Φ(x) = y/x, so the backward
+ * pass needs one exp and no erf (y is kept for the next layer's gradient anyway).
+ */
 export const GELU_GRAD = 'LopperGeluGrad';
 
 tf.registerGradient({
   kernelName: GELU,
   inputsToSave: ['x'],
-  gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(GELU_GRAD, { x: saved[0], dy: dy as tf.Tensor }) as tf.Tensor }),
+  outputsToSave: [true],
+  gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(GELU_GRAD, { x: saved[0], y: saved[1], dy: dy as tf.Tensor }) as tf.Tensor }),
 });
 
 const SQRT1_2 = Math.SQRT1_2;

@@ -6,18 +6,18 @@ import { I32, V128, forLoop, moduleWithFunction, op } from './wasm-writer.js';
 
 /** out[i] = f(x[i]) for i < 4·vectors, on tfjs-backend-wasm's heap (byte offsets). */
 export type VectorLoop = (x: number, out: number, vectors: number) => void;
-/** out[i] = f(x[i], y[i]) for i < 4·vectors. */
-export type VectorLoop2 = (x: number, y: number, out: number, vectors: number) => void;
+/** out[i] = f(a[i], b[i], c[i]) for i < 4·vectors. */
+export type VectorLoop3 = (a: number, b: number, c: number, out: number, vectors: number) => void;
 
 /** Code for one vector: reads the v128 locals `xs` (one per input), may use the v128 locals `t`, leaves the result on the stack. */
 export type VectorCode = (xs: number[], t: number[]) => number[];
 
 /**
- * A module exporting `name(x[, y], out, vectors)` that maps `f` over 4·vectors floats of each
+ * A module exporting `name(x, ..., out, vectors)` that maps `f` over 4·vectors floats of each
  * input. (Unrolling the loop and hoisting the constants out of it were measured: no gain, V8
  * overlaps iterations.)
  */
-export function vectorMapModule(name: string, inputs: 1 | 2, temps: number, f: VectorCode): Uint8Array {
+export function vectorMapModule(name: string, inputs: number, temps: number, f: VectorCode): Uint8Array {
   const params = inputs + 2; // inputs, out, vectors
   const [OUT, COUNT, I, OFF] = [inputs, inputs + 1, params, params + 1];
   const xs = Array.from({ length: inputs }, (_, j) => params + 2 + j);
