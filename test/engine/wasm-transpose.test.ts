@@ -1,6 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
+import { blockPlan } from '../../src/engine/wasm/block-transpose.js';
 import { permutationMoves, simplifyPermutation } from '../../src/engine/wasm/transpose.js';
 import { isReplaced } from '../../src/engine/wasm/registry.js';
 import { matchesCpu, setupBackends, size, values } from './helpers.js';
@@ -29,6 +30,14 @@ test('permutationMoves compose to the permutation, each simplifying to <= 4 axes
 
 test('Transpose is replaced on wasm', () => assert.ok(isReplaced('Transpose')));
 
+test('blockPlan: rows that stay last and are a multiple of 4 long, at most 4 outer axes', () => {
+  assert.deepEqual(blockPlan([3, 4, 3, 2, 8], [2, 0, 3, 1, 4]), { n: [3, 3, 2, 4], strides: [64, 768, 32, 192], runVectors: 2 });
+  assert.deepEqual(blockPlan([6, 8], [0, 1]), { n: [1, 1, 1, 6], strides: [0, 0, 0, 32], runVectors: 2 });
+  assert.equal(blockPlan([6, 6], [1, 0]), null);
+  assert.equal(blockPlan([6, 6, 6], [1, 0, 2]), null); // rows of 6
+  assert.equal(blockPlan([2, 2, 2, 2, 2, 4], [4, 0, 3, 1, 2, 5]), null);
+});
+
 const CASES: [number[], number[]][] = [
   [[3, 4], [1, 0]],
   [[2, 3, 4], [2, 0, 1]],
@@ -38,6 +47,10 @@ const CASES: [number[], number[]][] = [
   [[2, 3, 2, 3, 2], [4, 3, 2, 1, 0]],
   [[2, 3, 2, 2, 3, 2], [1, 3, 5, 0, 2, 4]],
   [[4, 5, 6], [0, 1, 2]], // identity
+  [[3, 4, 3, 2, 8], [2, 0, 3, 1, 4]], // q|k|v split with rows of 8: one SIMD row-copy pass
+  [[2, 5, 3, 12], [0, 2, 1, 3]], // [B,T,H,d] → [B,H,T,d]: rows of 12
+  [[5, 4], [1, 0]], // last axis moves: not a row copy
+  [[2, 3, 2, 2, 2, 4], [4, 0, 3, 1, 2, 5]], // 5 outer axes: the stock path
 ];
 
 for (const [shape, perm] of CASES) {

@@ -1,8 +1,11 @@
 // Transpose: tfjs-backend-wasm has fast 2-D/3-D/4-D transposes but a generic N-D loop that is
 // ~300x slower (hit by attention's [B,T,3,H,d] -> [3,B,H,T,d]). This kernel first simplifies the
-// permutation (drops size-1 axes, merges axes that stay adjacent), and when more than 4 axes are
-// left, performs it as a sequence of moves of one axis each, every one a <= 4-D transpose.
-import { type Info, type KernelArgs, type WasmBackend, replaceKernel, restoreKernel, stockKernel, view, withShape, release } from './registry.js';
+// permutation (drops size-1 axes, merges axes that stay adjacent). When the last axis stays last
+// (a row of floats moves as a whole) a SIMD row copy does it in one pass (block-transpose.ts);
+// otherwise, when more than 4 axes are left, it is a sequence of moves of one axis each, every
+// one a <= 4-D transpose.
+import { blockPlan, runBlockTranspose } from './block-transpose.js';
+import { type Info, type KernelArgs, type WasmBackend, memoryOf, offsetOf, replaceKernel, restoreKernel, stockKernel, view, withShape, release } from './registry.js';
 
 /** Drops size-1 axes and merges runs of input axes that stay adjacent and in order under `perm`. */
 export function simplifyPermutation(shape: readonly number[], perm: readonly number[]): { shape: number[]; perm: number[] } {
@@ -58,6 +61,13 @@ function transposeOnce(backend: WasmBackend, x: Info, perm: number[]): Info {
 /** Transposes x by perm on the wasm backend, never through the generic N-D loop when avoidable. */
 export function transposeInfo(backend: WasmBackend, x: Info, perm: number[]): Info {
   const simple = simplifyPermutation(x.shape, perm);
+  const plan = x.dtype === 'float32' && !isIdentity(simple.perm) ? blockPlan(simple.shape, simple.perm) : null;
+  if (plan) {
+    const outShape = perm.map((a) => x.shape[a]);
+    const out = backend.makeOutput(outShape, 'float32');
+    if (runBlockTranspose(memoryOf(backend), offsetOf(backend, x), offsetOf(backend, out), plan)) return out;
+    backend.disposeData(out.dataId);
+  }
   if (simple.perm.length <= 4 || x.dtype === 'string') {
     if (simple.perm.length > 4) return stockKernel('Transpose')({ inputs: { x }, backend, attrs: { perm } });
     return transposeOnce(backend, x, perm);
