@@ -31,6 +31,8 @@ const CASES: [number[], number[]][] = [
   [[2, 3, 5, 7], [2, 1, 7, 4]], // stock loop (b broadcast inside the batch)
   [[6, 300], [300, 21]], // K over the SIMD kernel's slice (128): accumulated over three calls
   [[2, 5, 257], [2, 257, 9]], // ... batched, K one past two slices
+  [[32, 300], [300, 21]], // a few rows (8-96) against a matrix: computed as (op(B)ᵀ·Aᵀ)ᵀ, K in slices
+  [[4, 8, 130], [130, 9]], // ... with the batch folded into 32 rows
 ];
 
 const tr = (s: number[]) => [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]];

@@ -112,6 +112,40 @@ function simdMatMul(backend: WasmBackend, a: Info, b: Info, d: Dims, transposeA:
   return out;
 }
 
+/**
+ * Rows of the left operand (batch folded in) for which fewRowsMatMul is used: a Dense layer in
+ * training at batch 32. Below 8 the transposed product would have fewer than 8 columns (scalar
+ * tails); above 96 XNNPACK and the plain SIMD route are as fast (measured at 32-256 rows against
+ * [784, 512] and [512, 512] weights).
+ */
+const SMALL_ROWS = [8, 96] as const;
+
+/**
+ * A·op(B) for a few rows of A as (op(B)ᵀ·Aᵀ)ᵀ. In training every step brings new weights, so
+ * XNNPACK packs B on every call (measured: 2.2 ms for [32,784]x[784,512], of which ~1.2 ms is
+ * packing) and the SIMD kernel with a few rows streams all of B once per pair of rows. Swapped,
+ * B is the left operand (read in place, transposed or not) and only the small A and the small
+ * result are transposed: 2.1x faster forward and 1.3-2.2x for the input gradient dy·Wᵀ at 32 rows.
+ */
+function fewRowsMatMul(backend: WasmBackend, a: Info, b: Info, d: Dims, transposeB: boolean): Info | null {
+  const bmm = simdBmm(memoryOf(backend));
+  if (!bmm) return null;
+  const rows = d.batchA * d.m;
+  const a2 = view(backend, a, [rows, d.k]);
+  const at = transposeInfo(backend, a2, [1, 0]); // [k, rows]
+  const outT = backend.makeOutput([d.n, rows], 'float32');
+  // op(B)ᵀ is [n, k]: B itself when transposeB, else B read transposed in place.
+  const [aRow, aCol] = transposeB ? [d.k * 4, 4] : [4, d.n * 4];
+  const [bOff, atOff, outOff] = [offsetOf(backend, b), offsetOf(backend, at), offsetOf(backend, outT)];
+  for (let k0 = 0; k0 < d.k; k0 += K_SLICE) {
+    const k = Math.min(K_SLICE, d.k - k0);
+    bmm(bOff + k0 * aCol, atOff + k0 * rows * 4, outOff, 1, d.n, k, rows, 0, 0, aRow, aCol, k0 > 0 ? 1 : 0);
+  }
+  const out = transposeInfo(backend, outT, [1, 0]);
+  release(backend, a2, at, outT);
+  return withShape(backend, out, d.outShape);
+}
+
 function batchMatMul(args: KernelArgs): Info {
   const stock = stockKernel('BatchMatMul');
   const { inputs, backend, attrs } = args;
@@ -124,9 +158,15 @@ function batchMatMul(args: KernelArgs): Info {
   if (!d) return stock(args);
   // A plain product ([.., m, k] x [k, n], the forward pass) stays on XNNPACK, which caches its
   // packed weights (and gives the same bits as the stock kernel); the transposed products of the
-  // backward pass and batched products go to the SIMD kernel, which needs no packing. The choice
-  // depends only on the shapes, so the same call always gives the same result.
+  // backward pass and batched products go to the SIMD kernel, which needs no packing; so do
+  // products of a few rows against an unbatched matrix (see fewRowsMatMul). The choice depends
+  // only on the shapes, so the same call always gives the same result.
   const plain = !transposeA && !transposeB && d.batchB === 1;
+  const rows = d.batchA * d.m;
+  if (route === 'simd' && d.batchB === 1 && !transposeA && rows >= SMALL_ROWS[0] && rows <= SMALL_ROWS[1]) {
+    const out = fewRowsMatMul(backend, a, b, d, transposeB);
+    if (out) return out;
+  }
   if (route === 'simd' && !plain) {
     const out = simdMatMul(backend, a, b, d, transposeA, transposeB);
     if (out) return out;
