@@ -3,6 +3,7 @@
 // tf.setBackend('wasm'); each fix lives in src/engine/wasm/ and delegates to the stock kernel
 // for the cases it does not improve.
 import { registerTileGradient, restoreTileGradient } from './gradients/tile.js';
+import { registerAdamW, restoreAdamW } from './wasm/adamw.js';
 import { registerCast, restoreCast } from './wasm/cast.js';
 import { registerConv2DBackpropFilter, restoreConv2DBackpropFilter } from './wasm/conv2d-backprop-filter.js';
 import { registerErf, restoreErf } from './wasm/erf.js';
@@ -27,6 +28,7 @@ export const WASM_FIXES = {
   exp: { register: registerExp, restore: restoreExp },
   gelu: { register: registerGelu, restore: restoreGelu }, // Lopper's GELU op (src/engine/ops/gelu.ts)
   layerNorm: { register: registerLayerNorm, restore: restoreLayerNorm }, // and its layer-norm op
+  adamw: { register: registerAdamW, restore: restoreAdamW }, // and AdamW's update (src/engine/ops/adamw-update.ts)
   sum: { register: registerSum, restore: restoreSum },
   // Sharing buffers in Identity (and same-dtype Cast) needs the fused kernels' bias-record fix with it.
   identity: {

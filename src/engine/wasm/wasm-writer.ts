@@ -62,6 +62,7 @@ export const op = {
   vpmax: [0xfd, ...uleb(0xeb)],
   vgt: [0xfd, ...uleb(0x44)], // f32x4.gt: all-ones lanes where a > b
   vabs: [0xfd, ...uleb(0xe0)],
+  vsqrt: [0xfd, ...uleb(0xe3)],
   vbitselect: [0xfd, ...uleb(0x52)], // (a, b, mask): a's bits where mask is set, else b's
   vnearest: [0xfd, ...uleb(0x6a)], // f32x4.nearest (round half to even)
   vtruncSat: [0xfd, ...uleb(0xf8)], // i32x4.trunc_sat_f32x4_s
