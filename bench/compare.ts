@@ -2,6 +2,7 @@
 // tfjs-backend-wasm kernels (unregisterWasmKernels) and with Lopper's (registerWasmKernels),
 // alternating, best of `reps`.
 import * as tf from '@tensorflow/tfjs';
+import { adamwUpdate } from '../src/engine/ops/adamw-update.js';
 import { gelu } from '../src/engine/ops/gelu.js';
 import { layerNorm } from '../src/engine/ops/layer-norm.js';
 import { registerWasmKernels, unregisterWasmKernels } from '../src/engine/wasm-kernels.js';
@@ -51,6 +52,9 @@ export async function compareFixes(opts: { reps: number; minMs: number; training
       ['matmul dX = dy·Wᵀ [256,512]x[512,784]', () => tf.matMul(dy, w, false, true)],
       ['matmul dW = xᵀ·dy [784,256]x[256,512]', () => tf.matMul(x, dy, true, false)],
     ];
+    const x32 = t([32, 784]);
+    // A fresh weight tensor per call, as in training (XNNPACK repacks a weight it has not seen).
+    cases.push(['matmul [32,784]x[784,512], new weights each call (training at batch 32)', () => tf.tidy(() => tf.matMul(x32, tf.add(w, 0)))]);
     const act = t([4096, 64]);
     const dAct = t([4096, 256]);
     cases.push(['matmul dW = xᵀ·dy [64,4096]x[4096,256] (ViT fc1 weight gradient)', () => tf.matMul(act, dAct, true, false)]);
@@ -85,6 +89,16 @@ export async function compareFixes(opts: { reps: number; minMs: number; training
       const [first, ...rest] = tf.split(flat, sizes);
       tf.dispose(rest);
       return first;
+    }]);
+    const [pw, pg, pm, pv] = [t([669_706]), t([669_706]), t([669_706]), tf.abs(t([669_706]))];
+    keep.push(pv);
+    const mask = tf.cast(tf.greater(t([669_706]), 0), 'float32');
+    keep.push(mask);
+    const adamStep = { beta1: 0.9, beta2: 0.999, stepSize: 1e-4, epsilon: 1e-8, decay: 1.5e-7 };
+    cases.push(['AdamW update of the MLP\'s 669,706 weights (flat)', () => {
+      const [nw, nm, nv] = adamwUpdate(pw, pg, pm, pv, mask, adamStep);
+      tf.dispose([nm, nv]);
+      return nw;
     }]);
     const tfjsGelu = new TfjsGelu();
     const geluStep = (f: (v: tf.Tensor) => tf.Tensor) => () => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(f(v), h)))(h);
