@@ -8,8 +8,8 @@ import { assertClose, matchesCpu, setupBackends, size, values } from './helpers.
 
 before(setupBackends);
 
-test('Exp and Sum are replaced on wasm', () => {
-  for (const k of ['Exp', 'Sum']) assert.ok(isReplaced(k), k);
+test('Exp, Sum and Mean are replaced on wasm', () => {
+  for (const k of ['Exp', 'Sum', 'Mean']) assert.ok(isReplaced(k), k);
 });
 
 test('the exp approximation is within 2.5e-7 (relative) of exp over the float range', () => {
@@ -77,13 +77,15 @@ const SUMS: [number[], number[], boolean][] = [
 ];
 
 for (const [shape, axes, keepDims] of SUMS) {
-  test(`sum ${JSON.stringify(shape)} over ${JSON.stringify(axes)}${keepDims ? ' keepDims' : ''} matches cpu, with its gradient`, async () => {
+  test(`sum and moments ${JSON.stringify(shape)} over ${JSON.stringify(axes)}${keepDims ? ' keepDims' : ''} match cpu, with the sum's gradient`, async () => {
     await matchesCpu(() => {
       const x = tf.tensor(values(size(shape), 5), shape);
       const y = tf.sum(x, axes, keepDims);
       const dy = tf.tensor(values(y.size, 6), y.shape);
       const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.sum(v, axes, keepDims), dy)))(x);
-      return [y, g];
+      if (x.size === 0) return [y, g];
+      const { mean, variance } = tf.moments(x, axes, keepDims); // Mean over the same axes
+      return [y, g, mean, variance];
     }, 'sum', 1e-4, 1e-5); // float32 accumulation (stock wasm too); cpu sums in float64
   });
 }

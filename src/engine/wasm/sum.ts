@@ -1,9 +1,11 @@
-// Sum over leading axes ([rows, cols] summed over rows): every bias gradient of a Dense layer on
-// 3-D activations and every LayerNormalization gamma/beta gradient is one. The stock wasm kernel
-// reduces only innermost axes, so it first transposes x with its generic transpose (~1 ms for a
-// [4096, 64] activation) and then sums each row with a scalar loop. This kernel adds x's rows
-// into the output four columns at a time in a hand-assembled WebAssembly SIMD loop, reading x
-// once in memory order. Other reductions (innermost axes, axes in between) go to the stock kernel.
+// Sum and Mean over leading axes ([rows, cols] reduced over rows): every bias gradient of a
+// Dense layer on 3-D activations, every LayerNormalization gamma/beta gradient, and the VBP
+// statistics pass's per-neuron moments (tf.moments over all rows of a batch) are one. The stock
+// wasm kernels reduce only innermost axes, so they first transpose x with the generic transpose
+// (~1 ms for a [4096, 64] activation) and then reduce each row with a scalar loop. This kernel
+// adds x's rows into the output four columns at a time in a hand-assembled WebAssembly SIMD loop,
+// reading x once in memory order. Other reductions (innermost axes, axes in between) go to the
+// stock kernels.
 import * as tf from '@tensorflow/tfjs';
 import { type Info, type KernelArgs, memoryOf, offsetOf, replaceKernel, restoreKernel, stockKernel } from './registry.js';
 import { I32, forLoop, kernelLoader, moduleWithFunction, op } from './wasm-writer.js';
@@ -44,13 +46,14 @@ function moduleBytes(): Uint8Array {
 
 const simdColSum = kernelLoader<(x: number, out: number, rows: number, vectors: number, rowBytes: number) => void>(moduleBytes, 'colsum');
 
-function sum(args: KernelArgs): Info {
+/** Sum (or mean) over leading axes with the SIMD kernel, or null where it does not apply. */
+function columnReduce(args: KernelArgs, mean: boolean): Info | null {
   const { inputs, backend, attrs } = args;
   const x = inputs.x!;
   const axes = tf.util.parseAxisParam(attrs.axis, x.shape);
   const plan = x.dtype === 'float32' ? leadingReduction(x.shape, axes) : null;
   const kernel = simdColSum(memoryOf(backend));
-  if (!plan || plan.rows === 1 || plan.cols < 4 || !kernel) return stockKernel('Sum')(args);
+  if (!plan || plan.rows <= 1 || plan.cols < 4 || !kernel) return null;
   let outShape = tf.backend_util.computeOutAndReduceShapes(x.shape, axes)[0];
   if (attrs.keepDims) outShape = tf.backend_util.expandShapeToKeepDim(outShape, axes);
   const out = backend.makeOutput(outShape, 'float32');
@@ -58,22 +61,26 @@ function sum(args: KernelArgs): Info {
   const vectors = cols >> 2;
   backend.typedArrayFromHeap(out).fill(0);
   kernel(offsetOf(backend, x), offsetOf(backend, out), rows, vectors, cols * 4);
-  if (cols > vectors * 4) {
-    const src = backend.typedArrayFromHeap(x);
-    const dst = backend.typedArrayFromHeap(out);
-    for (let c = vectors * 4; c < cols; c++) {
-      let acc = 0;
-      for (let r = 0, i = c; r < rows; r++, i += cols) acc = Math.fround(acc + src[i]);
-      dst[c] = acc;
-    }
+  const src = backend.typedArrayFromHeap(x);
+  const dst = backend.typedArrayFromHeap(out);
+  for (let c = vectors * 4; c < cols; c++) {
+    let acc = 0;
+    for (let r = 0, i = c; r < rows; r++, i += cols) acc = Math.fround(acc + src[i]);
+    dst[c] = acc;
   }
+  if (mean) for (let c = 0; c < cols; c++) dst[c] /= rows;
   return out;
 }
 
+const sum = (args: KernelArgs): Info => columnReduce(args, false) ?? stockKernel('Sum')(args);
+const mean = (args: KernelArgs): Info => columnReduce(args, true) ?? stockKernel('Mean')(args);
+
 export function registerSum(): void {
   replaceKernel('Sum', () => sum);
+  replaceKernel('Mean', () => mean);
 }
 
 export function restoreSum(): void {
   restoreKernel('Sum');
+  restoreKernel('Mean');
 }
