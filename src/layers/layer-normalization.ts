@@ -4,7 +4,8 @@
 // (a workaround for batchNormalization's gradient, tfjs issue #2120) and calls batchNorm; autodiff
 // of that is ~50 kernels per layer per training step, each tile and its gradient the size of the
 // activation. A ViT has two per block, so on GPUs (where every launch costs ~100 µs of host time)
-// and on wasm alike they were a large share of a training step. It is registered under tfjs' class name, so loaded and rebuilt models use it; the config, the
+// and on wasm alike they were a large share of a training step.
+// It is registered under tfjs' class name, so loaded and rebuilt models use it; the config, the
 // weights and the outputs (to float rounding) are tfjs'. It also trains layers without gamma or
 // beta (Keras center=False / scale=False), whose gradient tfjs 4.22 fails to compute. Axes that
 // are not the trailing ones in order (rare) use tfjs' own implementation.
