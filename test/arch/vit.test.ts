@@ -126,14 +126,16 @@ const mhaWeights = (k: KerasModelJson, name: string) => ({
   ok: k.weight_(`${name}/attention_output/kernel`).values, ob: k.weight_(`${name}/attention_output/bias`).values,
 });
 
-describe('Keras-converted ViT', () => {
+// On wasm (Lopper's kernels for layer norm, GELU and AdamW) and on cpu (the same ops' portable
+// paths, which GPU backends run).
+for (const backend of ['wasm', 'cpu'] as const) describe(`Keras-converted ViT on ${backend}`, () => {
   let dir: string;
   let keras: KerasModelJson;
   let model: tf.LayersModel;
   let x: tf.Tensor;
 
   before(async () => {
-    await initBackend('wasm');
+    await initBackend(backend);
     dir = mkdtempSync(join(tmpdir(), 'lopper-vit-'));
     keras = buildVitJson();
     keras.writeTo(join(dir, 'vit'), 'dense_5');
@@ -208,7 +210,7 @@ describe('Keras-converted ViT', () => {
     const labels = Int32Array.from({ length: n }, (_, i) => i % 3);
     writeFileSync(join(dir, 'data.npz'), encodeNpz({ x: { data: images, shape: [n, 8, 8, 1] }, y: { data: labels, shape: [n] } }));
     const report = await runPipeline({
-      model: join(dir, 'vit', 'model.json'), data: join(dir, 'data.npz'), outDir: join(dir, 'out'), backend: 'wasm',
+      model: join(dir, 'vit', 'model.json'), data: join(dir, 'data.npz'), outDir: join(dir, 'out'), backend,
       pruning: pruningSchema.parse({ ratio: 0.5, calibrationSamples: 32 }),
       fineTune: fineTuneSchema.parse({ epochs: 1, batchSize: 8, learningRate: 1e-3 }),
     });
