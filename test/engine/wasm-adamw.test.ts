@@ -1,11 +1,14 @@
 // Lopper's AdamW update op: the wasm kernel (one SIMD pass) against the portable ops on cpu, bit
-// for bit, with and without decay, for every length mod 4; and the AdamW optimizer on both.
+// for bit, with and without decay, for every length mod 4; the AdamW optimizer on both; and a
+// fine-tuning run through all of Lopper's wasm ops without tensor growth.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { ADAMW_UPDATE, adamwUpdate } from '../../src/engine/ops/adamw-update.js';
 import { isReplaced } from '../../src/engine/wasm/registry.js';
+import { LayerNormalization } from '../../src/layers/index.js';
 import { AdamW } from '../../src/train/adamw.js';
+import { fineTune } from '../../src/train/fine-tune.js';
 import { matchesCpu, on, setupBackends, values } from './helpers.js';
 
 before(setupBackends);
@@ -47,4 +50,28 @@ test('AdamW: 3 steps of a kernel, a bias and a LayerNorm-like scale train to the
   const cpu = await on('cpu', run);
   const wasm = await on('wasm', run);
   cpu.forEach((c, i) => assert.deepEqual(Array.from(wasm[i].data), Array.from(c.data), `variable ${i}`));
+});
+
+test('fineTune with Lopper\'s kernels (layer norm, GELU, AdamW update) trains and keeps the tensor count flat across epochs', async () => {
+  const input = tf.input({ shape: [6, 8] });
+  let h = new LayerNormalization({ epsilon: 1e-5 }).apply(input) as tf.SymbolicTensor;
+  h = tf.layers.dense({ units: 16, activation: 'gelu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.dense({ units: 8, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.globalAveragePooling1d().apply(h) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }).apply(h) as tf.SymbolicTensor;
+  const student = tf.model({ inputs: input, outputs: out });
+  const n = 40;
+  const x = Float32Array.from(values(n * 48, 12), (v) => v * 2);
+  const y = Int32Array.from({ length: n }, (_, i) => i % 3);
+  const teacher = Float32Array.from({ length: n * 3 }, (_, i) => (i % 3 === y[Math.floor(i / 3)] ? 3 : 0));
+  const counts: number[] = [];
+  const before = tf.memory().numTensors;
+  const { epochs } = await fineTune(student, { x, n, sampleShape: [6, 8], y }, teacher, {
+    epochs: 4, batchSize: 16, learningRate: 3e-3, weightDecay: 0.01, temperature: 1, distillWeight: 0.5, seed: 0,
+    evaluate: async () => (counts.push(tf.memory().numTensors), null),
+  });
+  assert.ok(epochs[3].loss < epochs[0].loss, `loss ${epochs.map((e) => e.loss)}`);
+  assert.equal(counts[3], counts[1]);
+  assert.equal(tf.memory().numTensors, before);
+  student.dispose();
 });
