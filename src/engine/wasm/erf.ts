@@ -23,13 +23,13 @@ export function erfApprox(v: number): number {
 }
 
 /** erf of the vector in local x (clamped there in place); temps: x², p, q. */
-export const erfCode: VectorCode = ([x], [x2, p, q]) => {
+export const erfCode: VectorCode = ([x], [x2, p, q], k) => {
   const horner = (acc: number, coeffs: number[]) => [
-    ...op.vconst(coeffs[coeffs.length - 1]), ...op.set(acc),
-    ...coeffs.slice(0, -1).reverse().flatMap((c) => [...op.get(acc), ...op.get(x2), ...op.vmul, ...op.vconst(c), ...op.vadd, ...op.set(acc)]),
+    ...k.f32(coeffs[coeffs.length - 1]), ...op.set(acc),
+    ...coeffs.slice(0, -1).reverse().flatMap((c) => [...op.get(acc), ...op.get(x2), ...op.vmul, ...k.f32(c), ...op.vadd, ...op.set(acc)]),
   ];
   return [
-    ...op.get(x), ...op.vconst(-4), ...op.vpmax, ...op.vconst(4), ...op.vpmin, ...op.set(x),
+    ...op.get(x), ...k.f32(-4), ...op.vpmax, ...k.f32(4), ...op.vpmin, ...op.set(x),
     ...op.get(x), ...op.get(x), ...op.vmul, ...op.set(x2),
     ...horner(p, ALPHA),
     ...op.get(p), ...op.get(x), ...op.vmul, ...op.set(p),

@@ -38,25 +38,25 @@ function roundHalfEven(v: number): number {
 }
 
 /** exp of the vector in local x0; temps: clamped x then r, n, p. */
-export const expCode: VectorCode = ([x0], [x, n, p]) => {
+export const expCode: VectorCode = ([x0], [x, n, p], k) => {
   /** 2^k for the i32 lanes k on the stack: (k + 127) << 23, as float bits. */
-  const pow2 = [...op.vconstI32(127), ...op.i32x4add, ...op.i32(23), ...op.i32x4shl];
+  const pow2 = [...k.i32(127), ...op.i32x4add, ...op.i32(23), ...op.i32x4shl];
   return [
     // x = clamp(x0); n = nearest(x·log2 e); r = x − n·LN2_HI − n·LN2_LO
-    ...op.get(x0), ...op.vconst(X_MIN), ...op.vpmax, ...op.vconst(X_MAX), ...op.vpmin, ...op.set(x),
-    ...op.get(x), ...op.vconst(LOG2E), ...op.vmul, ...op.vnearest, ...op.set(n),
-    ...op.get(x), ...op.get(n), ...op.vconst(LN2_HI), ...op.vmul, ...op.vsub,
-    ...op.get(n), ...op.vconst(LN2_LO), ...op.vmul, ...op.vsub, ...op.set(x),
+    ...op.get(x0), ...k.f32(X_MIN), ...op.vpmax, ...k.f32(X_MAX), ...op.vpmin, ...op.set(x),
+    ...op.get(x), ...k.f32(LOG2E), ...op.vmul, ...op.vnearest, ...op.set(n),
+    ...op.get(x), ...op.get(n), ...k.f32(LN2_HI), ...op.vmul, ...op.vsub,
+    ...op.get(n), ...k.f32(LN2_LO), ...op.vmul, ...op.vsub, ...op.set(x),
     // p = poly(r) by Horner; y = p·r² + r + 1
-    ...op.vconst(POLY[5]), ...op.set(p),
-    ...[4, 3, 2, 1, 0].flatMap((i) => [...op.get(p), ...op.get(x), ...op.vmul, ...op.vconst(POLY[i]), ...op.vadd, ...op.set(p)]),
-    ...op.get(p), ...op.get(x), ...op.get(x), ...op.vmul, ...op.vmul, ...op.get(x), ...op.vadd, ...op.vconst(1), ...op.vadd, ...op.set(p),
+    ...k.f32(POLY[5]), ...op.set(p),
+    ...[4, 3, 2, 1, 0].flatMap((i) => [...op.get(p), ...op.get(x), ...op.vmul, ...k.f32(POLY[i]), ...op.vadd, ...op.set(p)]),
+    ...op.get(p), ...op.get(x), ...op.get(x), ...op.vmul, ...op.vmul, ...op.get(x), ...op.vadd, ...k.f32(1), ...op.vadd, ...op.set(p),
     // n as i32 lanes; y · 2^(n>>1) · 2^(n − n>>1)
     ...op.get(n), ...op.vtruncSat, ...op.set(n),
     ...op.get(p), ...op.get(n), ...op.i32(1), ...op.i32x4shrS, ...pow2, ...op.vmul,
     ...op.get(n), ...op.get(n), ...op.i32(1), ...op.i32x4shrS, ...op.i32x4sub, ...pow2, ...op.vmul,
     // +∞ above X_MAX (the clamp made it finite); NaN lanes are NaN already.
-    ...op.set(p), ...op.vconst(Infinity), ...op.get(p), ...op.get(x0), ...op.vconst(X_MAX), ...op.vgt, ...op.vbitselect,
+    ...op.set(p), ...k.f32(Infinity), ...op.get(p), ...op.get(x0), ...k.f32(X_MAX), ...op.vgt, ...op.vbitselect,
   ];
 };
 

@@ -9,29 +9,29 @@ import { elementwiseKernel, type VectorCode, type VectorLoop, type VectorLoop3, 
 import { erfApprox, erfCode } from './erf.js';
 import { expApprox, expCode } from './exp.js';
 import { type Info, type KernelArgs, addKernel, memoryOf, offsetOf, removeKernel, sizeOf } from './registry.js';
-import { kernelLoader, op } from './wasm-writer.js';
+import { type Constants, kernelLoader, op } from './wasm-writer.js';
 
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const f = Math.fround;
 
 /** Φ(x) = ½(1 + erf(x/√2)) of local x into local `cdf`, using u and three more temps. */
-const cdfInto = (x: number, cdf: number, [u, t1, t2, t3]: number[]) => [
-  ...op.get(x), ...op.vconst(SQRT1_2), ...op.vmul, ...op.set(u),
-  ...erfCode([u], [t1, t2, t3]), ...op.vconst(0.5), ...op.vmul, ...op.vconst(0.5), ...op.vadd, ...op.set(cdf),
+const cdfInto = (x: number, cdf: number, [u, t1, t2, t3]: number[], k: Constants) => [
+  ...op.get(x), ...k.f32(SQRT1_2), ...op.vmul, ...op.set(u),
+  ...erfCode([u], [t1, t2, t3], k), ...k.f32(0.5), ...op.vmul, ...k.f32(0.5), ...op.vadd, ...op.set(cdf),
 ];
 
-const geluCode: VectorCode = ([x], [cdf, ...t]) => [...cdfInto(x, cdf, t), ...op.get(x), ...op.get(cdf), ...op.vmul];
+const geluCode: VectorCode = ([x], [cdf, ...t], k) => [...cdfInto(x, cdf, t, k), ...op.get(x), ...op.get(cdf), ...op.vmul];
 
 /** Below this |x|, y/x loses precision (y may be denormal) and Φ(x) is ½ to float precision. */
 const TINY = 1e-20;
 
-const geluGradCode: VectorCode = ([x, y, dy], [cdf, e, ...t]) => [
+const geluGradCode: VectorCode = ([x, y, dy], [cdf, e, ...t], k) => [
   // Φ = |x| < TINY ? ½ : y/x
-  ...op.vconst(0.5), ...op.get(y), ...op.get(x), ...op.vdiv, ...op.vconst(TINY), ...op.get(x), ...op.vabs, ...op.vgt, ...op.vbitselect, ...op.set(cdf),
+  ...k.f32(0.5), ...op.get(y), ...op.get(x), ...op.vdiv, ...k.f32(TINY), ...op.get(x), ...op.vabs, ...op.vgt, ...op.vbitselect, ...op.set(cdf),
   // e = −x²/2; exp(e)·x/√(2π) + Φ, times dy
-  ...op.get(x), ...op.get(x), ...op.vmul, ...op.vconst(-0.5), ...op.vmul, ...op.set(e),
-  ...expCode([e], t), ...op.get(x), ...op.vmul, ...op.vconst(INV_SQRT_2PI), ...op.vmul,
+  ...op.get(x), ...op.get(x), ...op.vmul, ...k.f32(-0.5), ...op.vmul, ...op.set(e),
+  ...expCode([e], t, k), ...op.get(x), ...op.vmul, ...k.f32(INV_SQRT_2PI), ...op.vmul,
   ...op.get(cdf), ...op.vadd, ...op.get(dy), ...op.vmul,
 ];
 
