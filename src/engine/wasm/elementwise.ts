@@ -4,10 +4,8 @@
 import { type Info, type KernelArgs, type WasmKernelFunc, memoryOf, offsetOf, sizeOf, stockKernel } from './registry.js';
 import { Constants, I32, V128, forLoop, moduleWithFunction, op } from './wasm-writer.js';
 
-/** out[i] = f(x[i]) for i < 4·vectors, on tfjs-backend-wasm's heap (byte offsets). */
-export type VectorLoop = (x: number, out: number, vectors: number) => void;
-/** out[i] = f(a[i], b[i], c[i]) for i < 4·vectors. */
-export type VectorLoop3 = (a: number, b: number, c: number, out: number, vectors: number) => void;
+/** out[i] = f(x[i], ...) for i < 4·vectors: (input offsets..., out offset, vectors), on tfjs-backend-wasm's heap (bytes). */
+export type VectorLoop = (...offsetsOutVectors: number[]) => void;
 
 /**
  * Code for one vector: reads the v128 locals `xs` (one per input), may use the v128 locals `t`,
@@ -17,8 +15,8 @@ export type VectorCode = (xs: number[], t: number[], k: Constants) => number[];
 
 /**
  * A module exporting `name(x, ..., out, vectors)` that maps `f` over 4·vectors floats of each
- * input. (Unrolling the loop and hoisting the constants out of it were measured: no gain, V8
- * overlaps iterations.)
+ * input. (Unrolling the loop was measured: no gain, V8 overlaps iterations; the constants are
+ * module globals, see Constants.)
  */
 export function vectorMapModule(name: string, inputs: number, temps: number, f: VectorCode): Uint8Array {
   const params = inputs + 2; // inputs, out, vectors
@@ -40,23 +38,24 @@ export function vectorMapModule(name: string, inputs: number, temps: number, f: 
 }
 
 /**
- * The tfjs kernel: `simd` on whole vectors, `scalar` on the rest (on everything where WebAssembly
- * SIMD is missing); the stock kernel `name` for other dtypes.
+ * The tfjs kernel over the inputs `names` (all of x's shape): `simd` on whole vectors, `scalar`
+ * on the rest (on everything where WebAssembly SIMD is missing); the stock kernel `name` for
+ * other dtypes (Lopper's own ops send only float32).
  */
-export function elementwiseKernel(name: string, simd: (memory: WebAssembly.Memory) => VectorLoop | null, scalar: (v: number) => number): WasmKernelFunc {
+export function elementwiseKernel(name: string, names: string[], simd: (memory: WebAssembly.Memory) => VectorLoop | null, scalar: (...v: number[]) => number): WasmKernelFunc {
   return (args: KernelArgs): Info => {
     const { inputs, backend } = args;
-    const x = inputs.x!;
-    if (x.dtype !== 'float32') return stockKernel(name)(args);
+    const ins = names.map((n) => inputs[n]!);
+    if (ins[0].dtype !== 'float32') return stockKernel(name)(args);
     const kernel = simd(memoryOf(backend));
-    const out = backend.makeOutput(x.shape.slice(), 'float32');
-    const n = sizeOf(x.shape);
+    const out = backend.makeOutput(ins[0].shape.slice(), 'float32');
+    const n = sizeOf(ins[0].shape);
     const vectors = kernel ? n >> 2 : 0;
-    if (kernel) kernel(offsetOf(backend, x), offsetOf(backend, out), vectors);
+    if (kernel) kernel(...ins.map((t) => offsetOf(backend, t)), offsetOf(backend, out), vectors);
     if (n > vectors * 4) {
-      const src = backend.typedArrayFromHeap(x);
+      const src = ins.map((t) => backend.typedArrayFromHeap(t));
       const dst = backend.typedArrayFromHeap(out);
-      for (let i = vectors * 4; i < n; i++) dst[i] = scalar(src[i]);
+      for (let i = vectors * 4; i < n; i++) dst[i] = scalar(...src.map((a) => a[i]));
     }
     return out;
   };

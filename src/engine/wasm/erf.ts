@@ -41,7 +41,7 @@ export const erfCode: VectorCode = ([x], [x2, p, q], k) => {
 const simdErf = kernelLoader<VectorLoop>(() => vectorMapModule('erf', 1, 3, erfCode), 'erf');
 
 export function registerErf(): void {
-  replaceKernel('Erf', () => elementwiseKernel('Erf', simdErf, erfApprox));
+  replaceKernel('Erf', () => elementwiseKernel('Erf', ['x'], simdErf, erfApprox));
 }
 
 export function restoreErf(): void {

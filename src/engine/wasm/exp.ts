@@ -63,7 +63,7 @@ export const expCode: VectorCode = ([x0], [x, n, p], k) => {
 const simdExp = kernelLoader<VectorLoop>(() => vectorMapModule('exp', 1, 3, expCode), 'exp');
 
 export function registerExp(): void {
-  replaceKernel('Exp', () => elementwiseKernel('Exp', simdExp, expApprox));
+  replaceKernel('Exp', () => elementwiseKernel('Exp', ['x'], simdExp, expApprox));
 }
 
 export function restoreExp(): void {

@@ -5,10 +5,10 @@
 // the backward pass an erf (measured 4.7 → ~3 ms per [256,16,256]). Without these kernels, the
 // op's portable path costs 5 kernels forward and 7 backward over the activation.
 import { GELU, GELU_GRAD } from '../ops/gelu.js';
-import { elementwiseKernel, type VectorCode, type VectorLoop, type VectorLoop3, vectorMapModule } from './elementwise.js';
+import { elementwiseKernel, type VectorCode, type VectorLoop, vectorMapModule } from './elementwise.js';
 import { erfApprox, erfCode } from './erf.js';
 import { expApprox, expCode } from './exp.js';
-import { type Info, type KernelArgs, addKernel, memoryOf, offsetOf, removeKernel, sizeOf } from './registry.js';
+import { addKernel, removeKernel } from './registry.js';
 import { type Constants, kernelLoader, op } from './wasm-writer.js';
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -48,24 +48,11 @@ export function geluGradApprox(x: number, y: number, dy: number): number {
 }
 
 const simdGelu = kernelLoader<VectorLoop>(() => vectorMapModule('gelu', 1, 5, geluCode), 'gelu');
-const simdGeluGrad = kernelLoader<VectorLoop3>(() => vectorMapModule('geluGrad', 3, 5, geluGradCode), 'geluGrad');
-
-function geluGrad(args: KernelArgs): Info {
-  const { inputs, backend } = args;
-  const [x, y, dy] = [inputs.x!, inputs.y!, inputs.dy!];
-  const out = backend.makeOutput(x.shape.slice(), 'float32');
-  const n = sizeOf(x.shape);
-  const kernel = simdGeluGrad(memoryOf(backend));
-  const vectors = kernel ? n >> 2 : 0;
-  if (kernel) kernel(offsetOf(backend, x), offsetOf(backend, y), offsetOf(backend, dy), offsetOf(backend, out), vectors);
-  const [xs, ys, dys, o] = [x, y, dy, out].map((t) => backend.typedArrayFromHeap(t));
-  for (let i = vectors * 4; i < n; i++) o[i] = geluGradApprox(xs[i], ys[i], dys[i]);
-  return out;
-}
+const simdGeluGrad = kernelLoader<VectorLoop>(() => vectorMapModule('geluGrad', 3, 5, geluGradCode), 'geluGrad');
 
 export function registerGelu(): void {
-  addKernel(GELU, elementwiseKernel(GELU, simdGelu, geluApprox)); // the op sends only float32 here
-  addKernel(GELU_GRAD, geluGrad);
+  addKernel(GELU, elementwiseKernel(GELU, ['x'], simdGelu, geluApprox));
+  addKernel(GELU_GRAD, elementwiseKernel(GELU_GRAD, ['x', 'y', 'dy'], simdGeluGrad, geluGradApprox));
 }
 
 export function restoreGelu(): void {

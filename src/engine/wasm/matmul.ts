@@ -72,6 +72,18 @@ function rightOperand(backend: WasmBackend, b: Info, d: Dims, transposeB: boolea
  */
 const K_SLICE = 128;
 
+/**
+ * bmm over K in slices of K_SLICE, accumulating into `out` after the first: each pass over the
+ * output tiles then reads only a slice of A and B, which stays in cache (a weight gradient xᵀ·dy
+ * has K = batch·tokens: whole operands of megabytes). aCol is A's byte step along K; B is
+ * row-major [K, n] per batch item.
+ */
+function slicedBmm(bmm: NonNullable<ReturnType<typeof simdBmm>>, aOff: number, bOff: number, outOff: number, batch: number, m: number, k: number, n: number, aStride: number, bStride: number, aRow: number, aCol: number): void {
+  for (let k0 = 0; k0 < k; k0 += K_SLICE) {
+    bmm(aOff + k0 * aCol, bOff + k0 * n * 4, outOff, batch, m, Math.min(K_SLICE, k - k0), n, aStride, bStride, aRow, aCol, k0 > 0 ? 1 : 0);
+  }
+}
+
 /** Where BatchMatMul goes: the SIMD kernel (default) or XNNPACK after explicit transposes. */
 let route: 'simd' | 'xnnpack' = 'simd';
 export function setMatMulRoute(r: 'simd' | 'xnnpack'): void {
@@ -102,12 +114,7 @@ function simdMatMul(backend: WasmBackend, a: Info, b: Info, d: Dims, transposeA:
   const [batch, m] = folded ? [1, d.batchA * d.m] : [outBatch, d.m];
   const aStride = !folded && d.batchA > 1 ? d.m * d.k * 4 : 0;
   const bStride = !folded && d.batchB > 1 ? d.k * d.n * 4 : 0;
-  // K in slices: each pass over the output tiles then reads only a slice of A and B, which stays
-  // in cache (a weight gradient xᵀ·dy has K = batch·tokens: whole operands of megabytes).
-  for (let k0 = 0; k0 < d.k; k0 += K_SLICE) {
-    const k = Math.min(K_SLICE, d.k - k0);
-    bmm(aOff + k0 * aCol, bOff + k0 * d.n * 4, outOff, batch, m, k, d.n, aStride, bStride, aRow, aCol, k0 > 0 ? 1 : 0);
-  }
+  slicedBmm(bmm, aOff, bOff, outOff, batch, m, d.k, d.n, aStride, bStride, aRow, aCol);
   if (b2 !== b) release(backend, b2);
   return out;
 }
@@ -137,10 +144,7 @@ function fewRowsMatMul(backend: WasmBackend, a: Info, b: Info, d: Dims, transpos
   // op(B)ᵀ is [n, k]: B itself when transposeB, else B read transposed in place.
   const [aRow, aCol] = transposeB ? [d.k * 4, 4] : [4, d.n * 4];
   const [bOff, atOff, outOff] = [offsetOf(backend, b), offsetOf(backend, at), offsetOf(backend, outT)];
-  for (let k0 = 0; k0 < d.k; k0 += K_SLICE) {
-    const k = Math.min(K_SLICE, d.k - k0);
-    bmm(bOff + k0 * aCol, atOff + k0 * rows * 4, outOff, 1, d.n, k, rows, 0, 0, aRow, aCol, k0 > 0 ? 1 : 0);
-  }
+  slicedBmm(bmm, bOff, atOff, outOff, 1, d.n, d.k, rows, 0, 0, aRow, aCol);
   const out = transposeInfo(backend, outT, [1, 0]);
   release(backend, a2, at, outT);
   return withShape(backend, out, d.outShape);

@@ -33,12 +33,10 @@ export const F32 = 0x7d;
 export const op = {
   get: (i: number) => [0x20, ...uleb(i)],
   set: (i: number) => [0x21, ...uleb(i)],
-  tee: (i: number) => [0x22, ...uleb(i)],
   i32: (v: number) => [0x41, ...sleb(v)],
   add: [0x6a],
   sub: [0x6b],
   mul: [0x6c],
-  ltu: [0x49],
   geu: [0x4f],
   gtu: [0x4b],
   f32load: (offset = 0) => [0x2a, 2, ...uleb(offset)],
@@ -54,8 +52,6 @@ export const op = {
   vzero: [0xfd, 0x0c, ...new Array(16).fill(0)],
   vsub: [0xfd, ...uleb(0xe5)],
   vdiv: [0xfd, ...uleb(0xe7)],
-  vmin: [0xfd, ...uleb(0xe8)],
-  vmax: [0xfd, ...uleb(0xe9)],
   // f32x4.pmin/pmax (b < a ? b : a, a < b ? b : a): one minps/maxps, where V8's NaN-exact
   // min/max take several instructions (measured 4x slower). With a constant b, a NaN a is kept.
   vpmin: [0xfd, ...uleb(0xea)],
@@ -72,13 +68,10 @@ export const op = {
   i32x4shrS: [0xfd, ...uleb(0xac)],
   f32const: (v: number) => [0x43, ...new Uint8Array(new Float32Array([v]).buffer)],
   f32div: [0x95],
-  f32sub: [0x93],
   f32sqrt: [0x91],
   f32fromI32: [0xb3], // f32.convert_i32_u
   f32fromBits: [0xbe], // f32.reinterpret_i32
   vextract: (lane: number) => [0xfd, 0x1f, lane], // f32x4.extract_lane
-  f32min: [0x96],
-  f32max: [0x97],
   block: [0x02, 0x40],
   if: [0x04, 0x40],
   else: [0x05],
