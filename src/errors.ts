@@ -7,6 +7,8 @@ export class InputError extends Error {
     /** The input at fault, e.g. "data", "model.json", "weightsManifest[0].paths[1]", "pruning.ratio". */
     readonly field: string,
     message: string,
+    /** 422 for content that is wrong; 413 for content that is too large once unpacked. */
+    readonly status: 422 | 413 = 422,
   ) {
     super(message);
   }
