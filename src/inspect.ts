@@ -2,7 +2,7 @@
 // returns on upload. Callers get plain data; TensorFlow.js stays behind this module.
 import * as tf from '@tensorflow/tfjs';
 import { currentBackend, initBackend } from './engine/backend.js';
-import { describeDataset, loadDataset, sampleShapeFits } from './io/dataset.js';
+import { describeDataset, loadDataset } from './io/dataset.js';
 import { artifactsFromFiles, loadModelFromArtifacts } from './io/model-files.js';
 import { findBlocks, type NotPrunable } from './vbp/blocks.js';
 import { countMacs, countParams } from './vbp/cost.js';
@@ -53,9 +53,4 @@ export async function inspectModelFiles(files: Map<string, Uint8Array>): Promise
 export async function inspectDatasetFile(path: string, field = 'file'): Promise<DatasetSummary> {
   const dataset = await loadDataset(path, field);
   return { ...describeDataset(dataset), sampleShape: dataset.sampleShape };
-}
-
-/** A dataset fits when its sample shape equals the model's input shape without the batch dimension (null dims match any size). */
-export function datasetFitsModel(sampleShape: number[], inputShape: (number | null)[]): boolean {
-  return sampleShapeFits(sampleShape, inputShape.slice(1));
 }

@@ -4,11 +4,11 @@
 // on any failure the folder is deleted before the error propagates.
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
-import { ApiError } from '../problem.js';
+import { ApiError, clip } from '../problem.js';
 
 export interface UploadedFile {
   /** The sanitised basename the client gave. */
@@ -30,7 +30,7 @@ export interface Upload {
 export function safeName(filename: string, field: string): string {
   const base = filename.split(/[\\/]/).pop() ?? '';
   if (!base || base === '.' || base === '..' || /[\x00-\x1f]/.test(base) || base.length > 255) {
-    throw new ApiError('bad-request', 400, `file in field "${field}" has no usable filename (${JSON.stringify(filename)})`, field);
+    throw new ApiError('bad-request', 400, `file in field "${clip(field)}" has no usable filename (${clip(JSON.stringify(filename))})`, field);
   }
   return base;
 }
@@ -40,20 +40,26 @@ export const tooLarge = (max: number) =>
 
 export async function receiveUpload(
   req: FastifyRequest,
-  opts: { tmpDir: string; maxBytes: number; fields: readonly string[] },
+  opts: { tmpDir: string; maxBytes: number; fields: readonly string[]; live: Set<string> },
 ): Promise<Upload> {
   if (!req.isMultipart()) {
     throw new ApiError('unsupported-media-type', 415, 'expected a multipart/form-data body', 'Content-Type');
   }
   const dir = await mkdtemp(join(opts.tmpDir, 'upload-'));
-  const upload: Upload = { dir, files: [], fields: {}, discard: () => rm(dir, { recursive: true, force: true }) };
+  // Marked live so the tmp sweeper leaves it alone until the request is done with it.
+  opts.live.add(basename(dir));
+  const discard = async () => {
+    await rm(dir, { recursive: true, force: true });
+    opts.live.delete(basename(dir));
+  };
+  const upload: Upload = { dir, files: [], fields: {}, discard };
   let total = 0;
   try {
     const parts = req.parts({ limits: { fileSize: opts.maxBytes, files: 256, fields: 16, fieldSize: 4096 } });
     for await (const part of parts) {
       if (part.type === 'field') {
         if (!opts.fields.includes(part.fieldname)) {
-          throw new ApiError('bad-request', 400, `unexpected form field "${part.fieldname}" (allowed: ${opts.fields.join(', ') || 'none'})`, part.fieldname);
+          throw new ApiError('bad-request', 400, `unexpected form field "${clip(part.fieldname)}" (allowed: ${opts.fields.join(', ') || 'none'})`, part.fieldname);
         }
         upload.fields[part.fieldname] = String(part.value);
         continue;
