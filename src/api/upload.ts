@@ -54,9 +54,24 @@ export async function receiveUpload(
   };
   const upload: Upload = { dir, files: [], fields: {}, discard };
   let total = 0;
+  // A client that goes away mid-body (or is cut off as too slow) does not always end busboy's
+  // iteration; this ends it, and the file being written, so the folder is removed at once.
+  const gone = new AbortController();
+  const onClose = () => {
+    if (!req.raw.complete) gone.abort(new ApiError('bad-request', 400, 'the client closed the connection before the body was complete', 'body'));
+  };
+  // The request's own 'close' is not emitted once Node has dumped a body whose reply went out
+  // (the 408 of a too-slow client); the socket's is.
+  req.raw.once('close', onClose);
+  req.raw.socket?.once('close', onClose);
+  const aborted = new Promise<never>((_, reject) => gone.signal.addEventListener('abort', () => reject(gone.signal.reason)));
+  aborted.catch(() => undefined);
   try {
-    const parts = req.parts({ limits: { fileSize: opts.maxBytes, files: 256, fields: 16, fieldSize: 4096 } });
-    for await (const part of parts) {
+    const parts = req.parts({ limits: { fileSize: opts.maxBytes, files: 256, fields: 16, fieldSize: 4096 } })[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await Promise.race([parts.next(), aborted]);
+      if (next.done) break;
+      const part = next.value;
       if (part.type === 'field') {
         if (!opts.fields.includes(part.fieldname)) {
           throw new ApiError('bad-request', 400, `unexpected form field "${clip(part.fieldname)}" (allowed: ${opts.fields.join(', ') || 'none'})`, part.fieldname);
@@ -77,7 +92,7 @@ export async function receiveUpload(
           done(total > opts.maxBytes ? tooLarge(opts.maxBytes) : null, chunk);
         },
       });
-      await pipeline(part.file, count, createWriteStream(path));
+      await pipeline(part.file, count, createWriteStream(path), { signal: gone.signal });
       // busboy stops a single file at `fileSize` and marks it truncated rather than failing.
       if (part.file.truncated) throw tooLarge(opts.maxBytes);
       upload.files.push({ name, field: part.fieldname, path, bytes });
@@ -85,8 +100,12 @@ export async function receiveUpload(
     return upload;
   } catch (err) {
     await upload.discard();
+    if (gone.signal.aborted) throw gone.signal.reason;
     if (err instanceof ApiError || typeof (err as { statusCode?: number }).statusCode === 'number') throw err;
     // busboy's own errors (cut-off body, bad part headers) mean the multipart syntax is broken.
-    throw new ApiError('bad-request', 400, `malformed multipart body: ${(err as Error).message}`, 'body');
+    throw new ApiError('bad-request', 400, `malformed multipart body: ${clip((err as Error).message)}`, 'body');
+  } finally {
+    req.raw.off('close', onClose);
+    req.raw.socket?.off('close', onClose);
   }
 }

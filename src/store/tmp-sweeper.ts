@@ -30,7 +30,7 @@ async function lastChange(path: string): Promise<number> {
     walked++;
     const s = await lstat(p).catch(() => null);
     if (!s) continue;
-    newest = Math.max(newest, s.mtimeMs, s.ctimeMs);
+    newest = Math.max(newest, s.mtimeMs);
     if (s.isDirectory()) {
       for (const name of await readdir(p).catch(() => [] as string[])) stack.push(join(p, name));
     }
