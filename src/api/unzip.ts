@@ -4,6 +4,7 @@
 // are skipped; the unpacked total is capped like an upload, and the ratio of bytes unpacked to
 // archive bytes read so far is capped too, so a bomb is stopped after its first megabyte or so
 // (sizes declared in the archive are not trusted for either).
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,7 +42,8 @@ export async function unzipInto(
       failure = new ApiError('invalid-input', 422, `the zip holds two files named "${name}"`, field);
       return;
     }
-    const file: UploadedFile = { name, field, path: join(dir, name), bytes: 0 };
+    const file: UploadedFile = { name, field, path: join(dir, name), bytes: 0, sha256: '' };
+    const hash = createHash('sha256');
     files.push(file);
     const fd = openSync(file.path, 'w');
     open.set(name, fd);
@@ -62,7 +64,9 @@ export async function unzipInto(
         return;
       }
       writeSync(fd, chunk);
+      hash.update(chunk);
       if (final) {
+        file.sha256 = hash.digest('hex');
         closeSync(fd);
         open.delete(name);
       }

@@ -2,6 +2,7 @@
 // Files are told apart by their filename, not their field name, so `-F files=@a -F files=@b`
 // and `-F model=@a -F w=@b` both work. The total of all parts is capped at MAX_UPLOAD_BYTES (413);
 // on any failure the folder is deleted before the error propagates.
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -16,6 +17,8 @@ export interface UploadedFile {
   field: string;
   path: string;
   bytes: number;
+  /** Hex sha256, computed as the file streamed in. */
+  sha256: string;
 }
 
 export interface Upload {
@@ -85,9 +88,11 @@ export async function receiveUpload(
       }
       const path = join(dir, name);
       let bytes = 0;
+      const hash = createHash('sha256');
       const count = new Transform({
         transform(chunk: Buffer, _enc, done) {
           bytes += chunk.length;
+          hash.update(chunk);
           total += chunk.length;
           done(total > opts.maxBytes ? tooLarge(opts.maxBytes) : null, chunk);
         },
@@ -95,7 +100,7 @@ export async function receiveUpload(
       await pipeline(part.file, count, createWriteStream(path), { signal: gone.signal });
       // busboy stops a single file at `fileSize` and marks it truncated rather than failing.
       if (part.file.truncated) throw tooLarge(opts.maxBytes);
-      upload.files.push({ name, field: part.fieldname, path, bytes });
+      upload.files.push({ name, field: part.fieldname, path, bytes, sha256: hash.digest('hex') });
     }
     return upload;
   } catch (err) {

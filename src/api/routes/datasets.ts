@@ -30,7 +30,7 @@ export default async function datasetRoutes(app: FastifyInstance) {
       }
       const summary = await lopper.inspector.inspectDataset<DatasetSummary>(file.path, file.field, lopper.inspectLimits);
       stored = true;
-      const obj = await lopper.storage.putFile(`datasets/${id}/data.npz`, file.path);
+      const obj = await lopper.storage.putFile(`datasets/${id}/data.npz`, file.path, file.sha256);
       record = {
         id,
         name: name ?? file.name.replace(/\.npz$/i, ''),

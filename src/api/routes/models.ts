@@ -61,7 +61,8 @@ export default async function modelRoutes(app: FastifyInstance) {
       const kept: FileRecord[] = [];
       stored = true;
       for (const n of keep) {
-        const obj = await lopper.storage.putFile(`models/${id}/${n}`, byName.get(n)!.path);
+        const file = byName.get(n)!;
+        const obj = await lopper.storage.putFile(`models/${id}/${n}`, file.path, file.sha256);
         kept.push({ name: n, bytes: obj.bytes, sha256: obj.sha256 });
       }
       record = {
