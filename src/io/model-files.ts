@@ -6,6 +6,7 @@ import { InputError, quoted } from '../errors.js';
 import '../layers/index.js'; // registers Lopper's Keras layers (MultiHeadAttention, ...) before any load
 import { findUnknownClasses } from './layer-classes.js';
 import { readModelSource } from './model-source.js';
+import { firstNonFinite } from './non-finite.js';
 import { checkTopology, DEFAULT_MODEL_LIMITS, type ModelLimits } from './topology-check.js';
 import { withWeightBudget, type WeightBudget } from './weight-budget.js';
 
@@ -48,7 +49,6 @@ export function artifactsFromFiles(files: Map<string, Uint8Array>, limits: Model
   checkTopology(topology, limits);
   if (!Array.isArray(json.weightsManifest)) throw new InputError('model.json', 'model.json: weightsManifest missing or not a list');
 
-  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
   const stored: StoredWeight[] = [];
   const buffers: Uint8Array[] = [];
   let end = 0;
@@ -62,7 +62,6 @@ export function artifactsFromFiles(files: Map<string, Uint8Array>, limits: Model
       const bytes = checkSpec(w, field);
       stored.push({ spec: w as tf.io.WeightsManifestEntry, where: field, offset: end + expected, bytes });
       expected += bytes;
-      weightSpecs.push(w as tf.io.WeightsManifestEntry);
     });
     let actual = 0;
     g.paths.forEach((p: unknown, j: number) => {
@@ -96,7 +95,7 @@ export function artifactsFromFiles(files: Map<string, Uint8Array>, limits: Model
     format: typeof json.format === 'string' ? json.format : undefined,
     generatedBy: typeof json.generatedBy === 'string' ? json.generatedBy : undefined,
     convertedBy: typeof json.convertedBy === 'string' ? json.convertedBy : undefined,
-    weightSpecs,
+    weightSpecs: stored.map((w) => w.spec),
     weightData: weightData.buffer,
   };
 }
@@ -136,33 +135,8 @@ function checkSpec(w: unknown, where: string): number {
 function checkFinite({ spec, where, offset, bytes }: StoredWeight, data: Uint8Array): void {
   const half = spec.quantization?.dtype === 'float16';
   if (!half && (spec.quantization != null || spec.dtype !== 'float32')) return;
-  const width = half ? 2 : 4;
-  // A typed view needs aligned bytes; after an odd-sized quantized weight they are copied first.
-  const [buffer, start] = offset % width === 0 ? [data.buffer, offset] : [data.slice(offset, offset + bytes).buffer, 0];
-  let bad: string | null = null;
-  let i: number;
-  if (half) {
-    const words = new Uint16Array(buffer, start, bytes / 2);
-    i = firstNonFinite16(words);
-    if (i >= 0) bad = words[i] & 0x3ff ? 'NaN' : words[i] & 0x8000 ? '-Infinity' : 'Infinity';
-  } else {
-    const values = new Float32Array(buffer, start, bytes / 4);
-    i = firstNonFinite32(new Int32Array(buffer, start, bytes / 4));
-    if (i >= 0) bad = String(values[i]);
-  }
-  if (bad) throw new InputError(where, `${where}: weight ${quoted(spec.name)} holds ${bad} at index ${i}`);
-}
-
-// NaN and ±Infinity are the values whose exponent bits are all ones; testing them over an integer
-// view, one loop per type so that each stays monomorphic, runs at several GB/s.
-function firstNonFinite32(words: Int32Array): number {
-  for (let i = 0; i < words.length; i++) if ((words[i] & 0x7f800000) === 0x7f800000) return i;
-  return -1;
-}
-
-function firstNonFinite16(words: Uint16Array): number {
-  for (let i = 0; i < words.length; i++) if ((words[i] & 0x7c00) === 0x7c00) return i;
-  return -1;
+  const bad = firstNonFinite(data, offset, bytes / (half ? 2 : 4), half ? 'float16' : 'float32');
+  if (bad) throw new InputError(where, `${where}: weight ${quoted(spec.name)} holds ${bad.value} at index ${bad.index}`);
 }
 
 /**

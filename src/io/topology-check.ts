@@ -43,6 +43,7 @@ const WINDOWS = ['strides', 'poolSize', 'dilationRate'];
 const SHAPES = ['batchInputShape', 'batchShape', 'inputShape'];
 /** The classes tfjs deserializes as functional models (Container.fromConfig). */
 const FUNCTIONAL = new Set(['Model', 'Functional']);
+const MODELS = new Set([...FUNCTIONAL, 'Sequential']);
 const WRAPPED_KEYS = [...LAYER_KEYS].map(toCamelCase);
 /**
  * Output tensors allowed to a layer that returns its RNN states besides its output: enough for
@@ -145,7 +146,7 @@ function scope(label: string, config: unknown): string | null {
 function sequentialLayers(config: unknown, label: string): Item[] {
   // tfjs accepts the old form, a bare list of layers, as well as {name, layers}.
   const list = Array.isArray(config) ? config : isObj(config) ? fields(config).get('layers') : undefined;
-  if (!Array.isArray(list)) fail(`${label}: a Sequential config needs a list of layers`);
+  if (!Array.isArray(list) || !list.length) fail(`${label}: a Sequential config needs a non-empty list of layers`);
   const model = scope(label, config);
   return (list as unknown[]).map((layer, i) => ({ layer, label: labelOf(layer, `${i}`, model) }));
 }
@@ -199,7 +200,12 @@ interface GraphLayer {
   name: string;
   label: string;
   isInput: boolean;
-  /** Its calls (inbound_nodes): call k creates its node k. An InputLayer has node 0 and no calls. */
+  /**
+   * Nodes it has before any call: 1 for an InputLayer and for a nested model (tfjs gives a model
+   * a node of its own at construction, and tfjs's own saves count it), else 0.
+   */
+  owned: number;
+  /** Its calls (inbound_nodes): call k creates its node owned + k. */
   calls: unknown[];
   /** How many output tensors one of its nodes may have. */
   outputs: number;
@@ -249,8 +255,9 @@ function functionalLayers(config: unknown, label: string, limits: ModelLimits): 
     const isInput = className === 'InputLayer';
     if (isInput && calls.length) fail(`${layerLabel}: an InputLayer has no inbound nodes`);
     if (!isInput && !calls.length) fail(`${layerLabel} has no inbound nodes: nothing feeds it`);
-    const layer: GraphLayer = { name, label: layerLabel, isInput, calls, outputs: outputsOf(className, lf), base: nodes };
-    nodes += isInput ? 1 : calls.length;
+    const owned = isInput || MODELS.has(className) ? 1 : 0;
+    const layer: GraphLayer = { name, label: layerLabel, isInput, owned, calls, outputs: outputsOf(className, lf), base: nodes };
+    nodes += owned + calls.length;
     byName.set(name, layer);
     graph.push(layer);
     items.push({ layer: entry, label: layerLabel });
@@ -261,7 +268,7 @@ function functionalLayers(config: unknown, label: string, limits: ModelLimits): 
     const [name, node, tensor] = ref;
     if (typeof name !== 'string') fail(`${user}: ${what} does not start with a layer name`);
     const from = byName.get(name as string) ?? fail(`${user}: ${what} ${quoted(name as string)} is not a layer of ${of}`);
-    const count = from.isInput ? 1 : from.calls.length;
+    const count = from.owned + from.calls.length;
     if (!isIndex(node) || node >= count) fail(`${user}: ${what} ${quoted(from.name)} has no node ${shown(node)} (it has ${count})`);
     if (!isIndex(tensor) || tensor >= from.outputs) {
       fail(`${user}: ${what} ${quoted(from.name)} has no output tensor ${shown(tensor)} (it has ${from.outputs === 1 ? 'one' : `at most ${from.outputs}`})`);
@@ -272,12 +279,12 @@ function functionalLayers(config: unknown, label: string, limits: ModelLimits): 
   const deps: number[][] = [];
   const owner: GraphLayer[] = [];
   for (const layer of graph) {
-    if (layer.isInput) {
+    if (layer.owned) {
       deps.push([]);
       owner.push(layer);
     }
     layer.calls.forEach((call, k) => {
-      const d = k > 0 ? [layer.base + k - 1] : [];
+      const d = k > 0 ? [layer.base + layer.owned + k - 1] : [];
       if (isObj(call) && 'args' in call) {
         fail(`${layer.label}: inbound node ${k} is in the Keras 3 format ({"args", "kwargs"}), which TensorFlow.js cannot read; convert the model from Keras 2 (tf.keras)`);
       }
