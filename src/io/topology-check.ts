@@ -35,6 +35,17 @@ export const DEFAULT_MODEL_LIMITS: ModelLimits = {
 
 type Obj = Record<string, unknown>;
 
+/** toCamelCase memoized: the same few dozen Keras keys recur in every layer, and its regex dominated the check. */
+const camelCache = new Map<string, string>();
+function camel(s: string): string {
+  let c = camelCache.get(s);
+  if (c === undefined) {
+    c = toCamelCase(s);
+    if (camelCache.size < 4096) camelCache.set(s, c); // bounded: an upload may bring any number of keys
+  }
+  return c;
+}
+
 /** Config fields that are a dimension of some weight, so none can exceed maxParams. */
 const WEIGHT_DIMS = ['units', 'filters', 'kernelSize', 'outputDim', 'inputDim', 'numHeads', 'keyDim', 'valueDim', 'depthMultiplier', 'sequenceLength'];
 /** Config fields that are windows over an input, so none can exceed maxInputElements. */
@@ -71,9 +82,9 @@ const shown = (v: unknown) => {
 function fields(obj: Obj): Map<string, unknown> {
   const out = new Map<string, unknown>();
   for (const key of Object.keys(obj)) {
-    const k = toCamelCase(key);
+    const k = camel(key);
     const v = obj[key];
-    out.set(k, k === 'name' && key !== 'name' && typeof v === 'string' ? toCamelCase(v) : v);
+    out.set(k, k === 'name' && key !== 'name' && typeof v === 'string' ? camel(v) : v);
   }
   return out;
 }
@@ -95,7 +106,7 @@ export function checkTopology(modelTopology: unknown, limits: ModelLimits): void
     const f = fields(layer);
     const cls = f.get('className');
     if (typeof cls !== 'string') fail(`${label} has no class_name`);
-    const className = toCamelCase(cls);
+    const className = camel(cls);
     const config = f.get('config');
     let children: Item[];
     if (className === 'Sequential') children = sequentialLayers(config, label);
@@ -249,7 +260,7 @@ function functionalLayers(config: unknown, label: string, limits: ModelLimits): 
     // tfjs files the layer under its entry's name but queues its calls under config.name.
     if (lf.get('name') !== name) fail(`${layerLabel}: its config.name ${shown(lf.get('name'))} differs from its name`);
     const cls = ef.get('className');
-    const className = typeof cls === 'string' ? toCamelCase(cls) : '';
+    const className = typeof cls === 'string' ? camel(cls) : '';
     const calls = ef.get('inboundNodes');
     if (!Array.isArray(calls)) fail(`${layerLabel} has no inbound_nodes list`);
     const isInput = className === 'InputLayer';
@@ -368,7 +379,9 @@ function checkAcyclic(deps: number[][], owner: GraphLayer[]): void {
     path.push(v);
     v = deps[v].find((u) => !done[u])!;
   }
+  // In data-flow order, starting from the layer the message is about.
   const names = path.slice(step.get(v)).map((u) => owner[u].name).reverse();
+  names.unshift(names.pop()!);
   const cycle = names.filter((name, i) => name !== names[(i + 1) % names.length]);
   const first = owner[path[step.get(v)!]];
   if (cycle.length <= 1) fail(`${first.label} takes its own output as an input`);

@@ -46,7 +46,7 @@ test('graph errors name the layer and the reference: missing layer, node, tensor
   refused(functional([input(), dense('d', [[['in', 0, 2, {}]]])]), /layer "d": input "in" has no output tensor 2 \(it has one\)/);
   refused(functional([input(), dense('a', from('in')), dense('d', [[['a', 0, 1, {}]]])]), /layer "d": input "a" has no output tensor 1/);
   refused(functional([input(), dense('d', from('d'))]), /layer "d" takes its own output as an input/);
-  refused(functional([input(), dense('a', from('d')), dense('d', from('a'))]), /layer "a": its inputs form a cycle: "d" → "a" → "d"/);
+  refused(functional([input(), dense('a', from('d')), dense('d', from('a'))]), /layer "a": its inputs form a cycle: "a" → "d" → "a"/);
   // A shared layer whose first call needs b, which needs the layer's second call: tfjs makes the
   // second call first (its input exists) and then waits forever for a node that never comes.
   refused(functional([input(), dense('a', [...from('b'), ...from('in')]), dense('b', [[['a', 1, 0, {}]]]), dense('d', from('b'))]), /its inputs form a cycle/);
