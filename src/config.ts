@@ -1,45 +1,56 @@
 // The service's configuration: environment variables parsed once by zod. The API, the worker and
 // the worker's sandboxed child all read it from the environment, so a child process sees exactly
 // the parent's settings (configToEnv is the inverse used when a parent hands its config down).
+// Each variable is written once, in VARIABLES: its name, its Config key and its schema.
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { BACKENDS } from './request.js';
 
-const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const positive = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
-const envSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
-  DATA_DIR: z.string().min(1).default('./data'),
-  MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(2 * 1024 ** 3),
-  LOPPER_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "-" and "." only').default('lopper'),
-  LOPPER_BACKEND: z.enum(BACKENDS).default('auto'),
-  LOCK_DURATION_MS: ms(30_000),
-  STALLED_INTERVAL_MS: ms(30_000),
-  MAX_STALLED_COUNT: z.coerce.number().int().min(0).default(1),
-  SHUTDOWN_TIMEOUT_MS: ms(30_000),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  API_KEY: z.string().min(1).optional(),
+const VARIABLES = {
+  PORT: ['port', z.coerce.number().int().min(0).max(65535).default(8080)],
+  HOST: ['host', z.string().min(1).default('0.0.0.0')],
+  REDIS_URL: ['redisUrl', z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379')],
+  // Absolute once loaded: workers and the API may run with different working directories.
+  DATA_DIR: ['dataDir', z.string().min(1).default('./data').transform((d) => resolve(d))],
+  MAX_UPLOAD_BYTES: ['maxUploadBytes', positive(2 * 1024 ** 3)],
+  LOPPER_PREFIX: ['prefix', z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "-" and "." only').default('lopper')],
+  LOPPER_BACKEND: ['backend', z.enum(BACKENDS).default('auto')],
+  LOCK_DURATION_MS: ['lockDurationMs', positive(30_000)],
+  STALLED_INTERVAL_MS: ['stalledIntervalMs', positive(30_000)],
+  MAX_STALLED_COUNT: ['maxStalledCount', z.coerce.number().int().min(0).default(1)],
+  SHUTDOWN_TIMEOUT_MS: ['shutdownTimeoutMs', positive(30_000)],
+  LOG_LEVEL: ['logLevel', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')],
+  API_KEY: ['apiKey', z.string().min(1).optional()],
+  // Untrusted uploads are inspected in sandboxed child processes (src/api/inspector.ts).
+  INSPECT_TIMEOUT_MS: ['inspectTimeoutMs', positive(20_000)],
+  INSPECT_MEMORY_MB: ['inspectMemoryMb', z.coerce.number().int().min(128).default(4096)],
+  INSPECT_CONCURRENCY: ['inspectConcurrency', z.coerce.number().int().min(1).max(64).default(2)],
+  MAX_MODEL_PARAMS: ['maxModelParams', positive(500_000_000)],
+  MAX_MODEL_LAYERS: ['maxModelLayers', positive(10_000)],
+  MAX_CONFIG_DEPTH: ['maxConfigDepth', positive(100)],
+  MAX_COMPRESSION_RATIO: ['maxCompressionRatio', z.coerce.number().min(2).default(200)],
+  // A request body that brings fewer than UPLOAD_MIN_BYTES_PER_SEC over any UPLOAD_IDLE_TIMEOUT_MS
+  // window (no bytes at all included) is cut off with 408.
+  UPLOAD_IDLE_TIMEOUT_MS: ['uploadIdleTimeoutMs', positive(30_000)],
+  UPLOAD_MIN_BYTES_PER_SEC: ['uploadMinBytesPerSec', z.coerce.number().int().min(0).default(1024)],
+  // Bounds on job parameters beyond the fixed sane ranges of src/request.ts.
+  MAX_EPOCHS: ['maxEpochs', positive(1000)],
+  MAX_BATCH_SIZE: ['maxBatchSize', positive(8192)],
+  MAX_CALIBRATION_SAMPLES: ['maxCalibrationSamples', positive(1_000_000)],
+  // DATA_DIR/tmp entries no live request or job owns are removed once idle this long.
+  TMP_GRACE_MS: ['tmpGraceMs', positive(15 * 60_000)],
+  TMP_SWEEP_INTERVAL_MS: ['tmpSweepIntervalMs', positive(5 * 60_000)],
+} as const;
+
+type Variables = typeof VARIABLES;
+type Name = keyof Variables;
+export type Config = { -readonly [N in Name as Variables[N][0]]: z.output<Variables[N][1]> };
+
+const envSchema = z.object(Object.fromEntries(Object.entries(VARIABLES).map(([name, [, schema]]) => [name, schema])) as {
+  [N in Name]: Variables[N][1];
 });
-
-export interface Config {
-  port: number;
-  host: string;
-  redisUrl: string;
-  /** Absolute: workers and the API may run with different working directories. */
-  dataDir: string;
-  maxUploadBytes: number;
-  /** Prefix of every Redis key Lopper writes (its records and BullMQ's queue). */
-  prefix: string;
-  backend: (typeof BACKENDS)[number];
-  lockDurationMs: number;
-  stalledIntervalMs: number;
-  maxStalledCount: number;
-  shutdownTimeoutMs: number;
-  logLevel: string;
-  apiKey?: string;
-}
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -53,40 +64,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const why = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ConfigError(`invalid configuration: ${why}`);
   }
-  const e = parsed.data;
-  return {
-    port: e.PORT,
-    host: e.HOST,
-    redisUrl: e.REDIS_URL,
-    dataDir: resolve(e.DATA_DIR),
-    maxUploadBytes: e.MAX_UPLOAD_BYTES,
-    prefix: e.LOPPER_PREFIX,
-    backend: e.LOPPER_BACKEND,
-    lockDurationMs: e.LOCK_DURATION_MS,
-    stalledIntervalMs: e.STALLED_INTERVAL_MS,
-    maxStalledCount: e.MAX_STALLED_COUNT,
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    logLevel: e.LOG_LEVEL,
-    apiKey: e.API_KEY,
-  };
+  const values = parsed.data as Record<Name, unknown>;
+  return Object.fromEntries((Object.keys(VARIABLES) as Name[]).map((n) => [VARIABLES[n][0], values[n]])) as Config;
 }
 
 /** The environment that makes loadConfig return `config` (for child processes). */
 export function configToEnv(config: Config): Record<string, string> {
-  const env: Record<string, string> = {
-    PORT: String(config.port),
-    HOST: config.host,
-    REDIS_URL: config.redisUrl,
-    DATA_DIR: config.dataDir,
-    MAX_UPLOAD_BYTES: String(config.maxUploadBytes),
-    LOPPER_PREFIX: config.prefix,
-    LOPPER_BACKEND: config.backend,
-    LOCK_DURATION_MS: String(config.lockDurationMs),
-    STALLED_INTERVAL_MS: String(config.stalledIntervalMs),
-    MAX_STALLED_COUNT: String(config.maxStalledCount),
-    SHUTDOWN_TIMEOUT_MS: String(config.shutdownTimeoutMs),
-    LOG_LEVEL: config.logLevel,
-  };
-  if (config.apiKey) env.API_KEY = config.apiKey;
+  const env: Record<string, string> = {};
+  for (const [name, [key]] of Object.entries(VARIABLES)) {
+    const value = (config as Record<string, unknown>)[key];
+    if (value !== undefined) env[name] = String(value);
+  }
   return env;
 }

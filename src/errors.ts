@@ -14,6 +14,11 @@ export class InputError extends Error {
   }
 }
 
+/** Client text for a message, JSON-quoted and cut to `max` characters, so an upload cannot fill replies and logs. */
+export function quoted(text: string, max = 32): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}
+
 /** Thrown when an AbortSignal fires mid-pipeline; the caller removes partial outputs. */
 export class CancelledError extends Error {
   override readonly name = 'CancelledError';

@@ -2,8 +2,9 @@
 // returns on upload. Callers get plain data; TensorFlow.js stays behind this module.
 import * as tf from '@tensorflow/tfjs';
 import { currentBackend, initBackend } from './engine/backend.js';
-import { describeDataset, loadDataset, sampleShapeFits } from './io/dataset.js';
+import { describeDataset, loadDataset } from './io/dataset.js';
 import { artifactsFromFiles, loadModelFromArtifacts } from './io/model-files.js';
+import { DEFAULT_MODEL_LIMITS, type ModelLimits } from './io/topology-check.js';
 import { findBlocks, type NotPrunable } from './vbp/blocks.js';
 import { countMacs, countParams } from './vbp/cost.js';
 
@@ -38,11 +39,11 @@ export function summarizeModel(model: tf.LayersModel): ModelSummary {
 }
 
 /** Validates and summarises a model given as its files (basename → bytes). Throws InputError. */
-export async function inspectModelFiles(files: Map<string, Uint8Array>): Promise<ModelSummary> {
+export async function inspectModelFiles(files: Map<string, Uint8Array>, limits: ModelLimits = DEFAULT_MODEL_LIMITS): Promise<ModelSummary> {
   // Reading a topology needs a backend but no real compute: wasm avoids claiming a GPU in the API
   // process (and the cpu backend's "install tfjs-node" banner).
   if (!currentBackend()) await initBackend('wasm');
-  const model = await loadModelFromArtifacts(artifactsFromFiles(files));
+  const model = await loadModelFromArtifacts(artifactsFromFiles(files, limits), limits);
   try {
     return summarizeModel(model);
   } finally {
@@ -53,9 +54,4 @@ export async function inspectModelFiles(files: Map<string, Uint8Array>): Promise
 export async function inspectDatasetFile(path: string, field = 'file'): Promise<DatasetSummary> {
   const dataset = await loadDataset(path, field);
   return { ...describeDataset(dataset), sampleShape: dataset.sampleShape };
-}
-
-/** A dataset fits when its sample shape equals the model's input shape without the batch dimension (null dims match any size). */
-export function datasetFitsModel(sampleShape: number[], inputShape: (number | null)[]): boolean {
-  return sampleShapeFits(sampleShape, inputShape.slice(1));
 }

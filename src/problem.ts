@@ -22,6 +22,9 @@ const TITLES: Record<string, string> = {
   'unsupported-media-type': 'Unsupported media type',
   'invalid-input': 'Invalid input',
   'range-not-satisfiable': 'Range not satisfiable',
+  'request-timeout': 'Request timeout',
+  'uri-too-long': 'URI too long',
+  'header-too-large': 'Request header fields too large',
   'service-unavailable': 'Service unavailable',
   'internal-error': 'Internal error',
   'job-failed': 'Job failed',
@@ -50,3 +53,16 @@ export class ApiError extends Error {
 }
 
 export const notFound = (what: string, id: string, field = 'id') => new ApiError('not-found', 404, `${what} "${id}" does not exist`, field);
+
+/** Redis is away: every route that needs it answers this until it is back. */
+export const redisUnavailable = () =>
+  new ApiError('service-unavailable', 503, 'the queue and record store (Redis) is not reachable; try again shortly', 'redis', {
+    'retry-after': String(RETRY_AFTER_S),
+  });
+
+export const RETRY_AFTER_S = 5;
+
+/** A piece of client input short enough to quote in an error. */
+export function clip(text: string, max = 100): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} chars)`;
+}

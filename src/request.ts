@@ -6,14 +6,20 @@ import { z } from 'zod';
 export const CRITERIA = ['variance', 'magnitude', 'random'] as const;
 export const BACKENDS = ['auto', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 
+// Every number has a range a real job can use and nothing past it: an absurd value (1e308, 1e-300)
+// is a client mistake answered 422, not a job that "completes" with NaN losses. Epochs, batch size
+// and calibration samples get tighter, configurable ceilings from the API (payload.ts).
+export const SEED_MAX = 2 ** 31 - 1;
+
 export const pruningSchema = z
   .object({
-    ratio: z.number().min(0).max(1),
+    // Pruning nothing or everything is not a job.
+    ratio: z.number().gt(0).lt(1),
     criterion: z.enum(CRITERIA).default('variance'),
     meanShift: z.boolean().default(true),
-    // Variance needs at least two samples (unbiased M2 / (N - 1)).
-    calibrationSamples: z.number().int().min(2).default(1024),
-    seed: z.number().int().min(0).default(0),
+    // Variance needs at least two samples (unbiased M2 / (N - 1)); the pipeline clamps to the data.
+    calibrationSamples: z.number().int().min(2).max(1e8).default(1024),
+    seed: z.number().int().min(0).max(SEED_MAX).default(0),
     // Ablations: statistics of the pre-activation (fc1 output) instead of the post-activation,
     // and the same ratio in every block instead of one global ranking.
     statistics: z.enum(['post', 'pre']).default('post'),
@@ -23,13 +29,13 @@ export const pruningSchema = z
 
 export const fineTuneSchema = z
   .object({
-    epochs: z.number().int().min(0).default(10),
-    batchSize: z.number().int().positive().default(32),
-    learningRate: z.number().positive().default(1.5e-5),
-    weightDecay: z.number().min(0).default(0.01),
+    epochs: z.number().int().min(0).max(100_000).default(10),
+    batchSize: z.number().int().positive().max(1 << 20).default(32),
+    learningRate: z.number().positive().max(1).default(1.5e-5),
+    weightDecay: z.number().min(0).max(10).default(0.01),
     // Distillation: KL(teacher_T || student_T) * T^2, mixed with cross-entropy on labels when
     // the data has labels: loss = distillWeight * KD + (1 - distillWeight) * CE.
-    temperature: z.number().positive().default(1),
+    temperature: z.number().min(0.05).max(100).default(1),
     distillWeight: z.number().min(0).max(1).default(0.5),
   })
   .strict();

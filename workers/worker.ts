@@ -5,6 +5,7 @@
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QueueEvents, Worker } from 'bullmq';
 import { pino, type Logger } from 'pino';
@@ -15,6 +16,7 @@ import { ABORT_CANCELLED, ABORT_SHUTDOWN, bullPrefix, cancelChannel, QUEUE_NAME 
 import type { JobRequest } from '../src/queue/payload.js';
 import { JobStore } from '../src/store/jobs.js';
 import { redisKeys } from '../src/store/keys.js';
+import { startSweeper } from '../src/store/tmp-sweeper.js';
 import { HEARTBEAT_MS, WorkerRegistry, type WorkerInfo } from '../src/store/workers.js';
 
 export interface WorkerHandle {
@@ -107,6 +109,16 @@ export async function startWorker(config: Config, opts: { logger?: Logger } = {}
       .catch((err) => log.warn({ err, jobId }, 'could not record a failed job'));
   });
 
+  // Scratch folders of jobs killed with their worker, and uploads of a killed API, are swept here too.
+  const sweeper = startSweeper({
+    tmpDir: join(config.dataDir, 'tmp'),
+    graceMs: config.tmpGraceMs,
+    intervalMs: config.tmpSweepIntervalMs,
+    isOwned: (name) => name === `job-${currentJob}`,
+    isLiveJob: (jobId) => jobs.isLive(jobId),
+    log,
+  });
+
   const info = () => ({ id, host: hostname(), pid: process.pid, ...engine, startedAt, jobId: currentJob });
   const beat = () => registry.beat(info()).catch((err) => log.warn({ err }, 'heartbeat failed'));
   await beat();
@@ -125,6 +137,7 @@ export async function startWorker(config: Config, opts: { logger?: Logger } = {}
       } finally {
         clearTimeout(deadline);
       }
+      await sweeper.stop();
       await events.close();
       await registry.remove(id).catch(() => undefined);
       await subscriber.quit().catch(() => subscriber.disconnect());

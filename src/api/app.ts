@@ -6,8 +6,9 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOpt
 import type { Config } from '../config.js';
 import auth from './plugins/auth.js';
 import docs from './plugins/docs.js';
-import errors from './plugins/errors.js';
+import errors, { clientErrorHandler, frameworkErrors } from './plugins/errors.js';
 import services from './plugins/services.js';
+import slowClients from './plugins/slow-clients.js';
 import artifactRoutes from './routes/artifacts.js';
 import datasetRoutes from './routes/datasets.js';
 import healthRoutes from './routes/health.js';
@@ -35,6 +36,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     },
     // JSON bodies are small job requests; uploads go through multipart, which streams.
     bodyLimit: 1024 * 1024,
+    // The router's and Node's own errors become problem+json too.
+    frameworkErrors,
+    clientErrorHandler,
   });
   // Job requests are JSON and uploads multipart; a text/plain body is a client mistake (415),
   // not a string to validate.
@@ -46,6 +50,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   await app.register(errors);
   await app.register(services, { config });
+  await app.register(slowClients, { windowMs: config.uploadIdleTimeoutMs, minBytesPerSec: config.uploadMinBytesPerSec });
   await app.register(auth, { apiKey: config.apiKey });
   await app.register(multipart);
   await app.register(docs);

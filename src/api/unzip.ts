@@ -1,7 +1,10 @@
 // Unpacks an uploaded .zip (a model folder zipped by hand or by `lopper`) into a folder, streaming:
 // the archive is read in chunks and every member is written as it inflates. Members are flattened
 // to their basenames (model.json names its shards by basename); folders and macOS resource forks
-// are skipped; the unpacked total is capped like an upload, which also stops zip bombs.
+// are skipped; the unpacked total is capped like an upload, and the ratio of bytes unpacked to
+// archive bytes read so far is capped too, so a bomb is stopped after its first megabyte or so
+// (sizes declared in the archive are not trusted for either).
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,10 +12,21 @@ import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
 import { ApiError } from '../problem.js';
 import { safeName, tooLarge, type UploadedFile } from './upload.js';
 
-export async function unzipInto(zipPath: string, dir: string, maxBytes: number, field: string): Promise<UploadedFile[]> {
+// Small archives may legitimately unpack at high ratios (a mostly-zero shard); below this the
+// ratio is not judged.
+const RATIO_FLOOR_BYTES = 1 << 20;
+
+export async function unzipInto(
+  zipPath: string,
+  dir: string,
+  limits: { maxBytes: number; maxRatio: number },
+  field: string,
+): Promise<UploadedFile[]> {
+  const { maxBytes, maxRatio } = limits;
   const files: UploadedFile[] = [];
   const open = new Map<string, number>();
   let total = 0;
+  let read = 0;
   let failure = null as Error | null; // set from callbacks, so no narrowing
 
   const onFile = (entry: UnzipFile) => {
@@ -28,7 +42,8 @@ export async function unzipInto(zipPath: string, dir: string, maxBytes: number, 
       failure = new ApiError('invalid-input', 422, `the zip holds two files named "${name}"`, field);
       return;
     }
-    const file: UploadedFile = { name, field, path: join(dir, name), bytes: 0 };
+    const file: UploadedFile = { name, field, path: join(dir, name), bytes: 0, sha256: '' };
+    const hash = createHash('sha256');
     files.push(file);
     const fd = openSync(file.path, 'w');
     open.set(name, fd);
@@ -44,8 +59,14 @@ export async function unzipInto(zipPath: string, dir: string, maxBytes: number, 
         failure = tooLarge(maxBytes);
         return;
       }
+      if (total > RATIO_FLOOR_BYTES && total > maxRatio * read) {
+        failure = new ApiError('payload-too-large', 413, `the zip unpacks to more than ${maxRatio}× its size (MAX_COMPRESSION_RATIO): refused as a zip bomb`, field);
+        return;
+      }
       writeSync(fd, chunk);
+      hash.update(chunk);
       if (final) {
+        file.sha256 = hash.digest('hex');
         closeSync(fd);
         open.delete(name);
       }
@@ -60,7 +81,9 @@ export async function unzipInto(zipPath: string, dir: string, maxBytes: number, 
   const unzip = new Unzip(onFile);
   unzip.register(UnzipInflate);
   try {
-    for await (const chunk of createReadStream(zipPath)) {
+    // Small reads keep each synchronous inflate step short on the API's event loop.
+    for await (const chunk of createReadStream(zipPath, { highWaterMark: 16 * 1024 })) {
+      read += (chunk as Uint8Array).length;
       unzip.push(chunk as Uint8Array);
       if (failure) break;
     }

@@ -2,13 +2,14 @@
 // Files are told apart by their filename, not their field name, so `-F files=@a -F files=@b`
 // and `-F model=@a -F w=@b` both work. The total of all parts is capped at MAX_UPLOAD_BYTES (413);
 // on any failure the folder is deleted before the error propagates.
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
-import { ApiError } from '../problem.js';
+import { ApiError, clip } from '../problem.js';
 
 export interface UploadedFile {
   /** The sanitised basename the client gave. */
@@ -16,6 +17,8 @@ export interface UploadedFile {
   field: string;
   path: string;
   bytes: number;
+  /** Hex sha256, computed as the file streamed in. */
+  sha256: string;
 }
 
 export interface Upload {
@@ -30,7 +33,7 @@ export interface Upload {
 export function safeName(filename: string, field: string): string {
   const base = filename.split(/[\\/]/).pop() ?? '';
   if (!base || base === '.' || base === '..' || /[\x00-\x1f]/.test(base) || base.length > 255) {
-    throw new ApiError('bad-request', 400, `file in field "${field}" has no usable filename (${JSON.stringify(filename)})`, field);
+    throw new ApiError('bad-request', 400, `file in field "${clip(field)}" has no usable filename (${clip(JSON.stringify(filename))})`, field);
   }
   return base;
 }
@@ -40,20 +43,41 @@ export const tooLarge = (max: number) =>
 
 export async function receiveUpload(
   req: FastifyRequest,
-  opts: { tmpDir: string; maxBytes: number; fields: readonly string[] },
+  opts: { tmpDir: string; maxBytes: number; fields: readonly string[]; live: Set<string> },
 ): Promise<Upload> {
   if (!req.isMultipart()) {
     throw new ApiError('unsupported-media-type', 415, 'expected a multipart/form-data body', 'Content-Type');
   }
   const dir = await mkdtemp(join(opts.tmpDir, 'upload-'));
-  const upload: Upload = { dir, files: [], fields: {}, discard: () => rm(dir, { recursive: true, force: true }) };
+  // Marked live so the tmp sweeper leaves it alone until the request is done with it.
+  opts.live.add(basename(dir));
+  const discard = async () => {
+    await rm(dir, { recursive: true, force: true });
+    opts.live.delete(basename(dir));
+  };
+  const upload: Upload = { dir, files: [], fields: {}, discard };
   let total = 0;
+  // A client that goes away mid-body (or is cut off as too slow) does not always end busboy's
+  // iteration; this ends it, and the file being written, so the folder is removed at once.
+  const gone = new AbortController();
+  const onClose = () => {
+    if (!req.raw.complete) gone.abort(new ApiError('bad-request', 400, 'the client closed the connection before the body was complete', 'body'));
+  };
+  // The request's own 'close' is not emitted once Node has dumped a body whose reply went out
+  // (the 408 of a too-slow client); the socket's is.
+  req.raw.once('close', onClose);
+  req.raw.socket?.once('close', onClose);
+  const aborted = new Promise<never>((_, reject) => gone.signal.addEventListener('abort', () => reject(gone.signal.reason)));
+  aborted.catch(() => undefined);
   try {
-    const parts = req.parts({ limits: { fileSize: opts.maxBytes, files: 256, fields: 16, fieldSize: 4096 } });
-    for await (const part of parts) {
+    const parts = req.parts({ limits: { fileSize: opts.maxBytes, files: 256, fields: 16, fieldSize: 4096 } })[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await Promise.race([parts.next(), aborted]);
+      if (next.done) break;
+      const part = next.value;
       if (part.type === 'field') {
         if (!opts.fields.includes(part.fieldname)) {
-          throw new ApiError('bad-request', 400, `unexpected form field "${part.fieldname}" (allowed: ${opts.fields.join(', ') || 'none'})`, part.fieldname);
+          throw new ApiError('bad-request', 400, `unexpected form field "${clip(part.fieldname)}" (allowed: ${opts.fields.join(', ') || 'none'})`, part.fieldname);
         }
         upload.fields[part.fieldname] = String(part.value);
         continue;
@@ -64,23 +88,29 @@ export async function receiveUpload(
       }
       const path = join(dir, name);
       let bytes = 0;
+      const hash = createHash('sha256');
       const count = new Transform({
         transform(chunk: Buffer, _enc, done) {
           bytes += chunk.length;
+          hash.update(chunk);
           total += chunk.length;
           done(total > opts.maxBytes ? tooLarge(opts.maxBytes) : null, chunk);
         },
       });
-      await pipeline(part.file, count, createWriteStream(path));
+      await pipeline(part.file, count, createWriteStream(path), { signal: gone.signal });
       // busboy stops a single file at `fileSize` and marks it truncated rather than failing.
       if (part.file.truncated) throw tooLarge(opts.maxBytes);
-      upload.files.push({ name, field: part.fieldname, path, bytes });
+      upload.files.push({ name, field: part.fieldname, path, bytes, sha256: hash.digest('hex') });
     }
     return upload;
   } catch (err) {
     await upload.discard();
+    if (gone.signal.aborted) throw gone.signal.reason;
     if (err instanceof ApiError || typeof (err as { statusCode?: number }).statusCode === 'number') throw err;
     // busboy's own errors (cut-off body, bad part headers) mean the multipart syntax is broken.
-    throw new ApiError('bad-request', 400, `malformed multipart body: ${(err as Error).message}`, 'body');
+    throw new ApiError('bad-request', 400, `malformed multipart body: ${clip((err as Error).message)}`, 'body');
+  } finally {
+    req.raw.off('close', onClose);
+    req.raw.socket?.off('close', onClose);
   }
 }

@@ -2,10 +2,13 @@
 // or tfjs model.save) into validated ModelArtifacts and a LayersModel. Validation happens here,
 // before tfjs, so a bad upload gets an error naming the manifest entry at fault.
 import * as tf from '@tensorflow/tfjs';
-import { InputError } from '../errors.js';
+import { InputError, quoted } from '../errors.js';
 import '../layers/index.js'; // registers Lopper's Keras layers (MultiHeadAttention, ...) before any load
 import { findUnknownClasses } from './layer-classes.js';
 import { readModelSource } from './model-source.js';
+import { firstNonFinite } from './non-finite.js';
+import { checkTopology, DEFAULT_MODEL_LIMITS, type ModelLimits } from './topology-check.js';
+import { withWeightBudget, type WeightBudget } from './weight-budget.js';
 
 export { readModelSource } from './model-source.js';
 
@@ -13,7 +16,15 @@ export { readModelSource } from './model-source.js';
 const QUANTIZED_BYTES: Record<string, number> = { uint8: 1, uint16: 2, float16: 2 };
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
 
-export function artifactsFromFiles(files: Map<string, Uint8Array>): tf.io.ModelArtifacts {
+/** A manifest weight and where its bytes lie in the assembled weight data. */
+interface StoredWeight {
+  spec: tf.io.WeightsManifestEntry;
+  where: string;
+  offset: number;
+  bytes: number;
+}
+
+export function artifactsFromFiles(files: Map<string, Uint8Array>, limits: ModelLimits = DEFAULT_MODEL_LIMITS): tf.io.ModelArtifacts {
   const raw = files.get('model.json');
   if (!raw) throw new InputError('model.json', 'model.json: missing');
   let json: Record<string, unknown>;
@@ -35,18 +46,22 @@ export function artifactsFromFiles(files: Map<string, Uint8Array>): tf.io.ModelA
   if (typeof config?.class_name !== 'string' && typeof config?.className !== 'string') {
     throw new InputError('model.json', 'model.json: modelTopology has no class_name, so it is not a Keras/Layers model config');
   }
+  checkTopology(topology, limits);
   if (!Array.isArray(json.weightsManifest)) throw new InputError('model.json', 'model.json: weightsManifest missing or not a list');
 
-  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
+  const stored: StoredWeight[] = [];
   const buffers: Uint8Array[] = [];
+  let end = 0;
   json.weightsManifest.forEach((group: unknown, i: number) => {
     const g = group as { paths?: unknown; weights?: unknown };
     const where = `weightsManifest[${i}]`;
     if (!Array.isArray(g?.paths) || !Array.isArray(g.weights)) throw new InputError(where, `${where}: needs "paths" and "weights" lists`);
     let expected = 0;
     g.weights.forEach((w: unknown, k: number) => {
-      expected += checkSpec(w, `${where}.weights[${k}]`);
-      weightSpecs.push(w as tf.io.WeightsManifestEntry);
+      const field = `${where}.weights[${k}]`;
+      const bytes = checkSpec(w, field);
+      stored.push({ spec: w as tf.io.WeightsManifestEntry, where: field, offset: end + expected, bytes });
+      expected += bytes;
     });
     let actual = 0;
     g.paths.forEach((p: unknown, j: number) => {
@@ -63,6 +78,7 @@ export function artifactsFromFiles(files: Map<string, Uint8Array>): tf.io.ModelA
         `${where}: weight files ${g.paths.join(', ')} hold ${actual} bytes but the ${g.weights.length} weights listed need ${expected} bytes`,
       );
     }
+    end += expected;
   });
 
   const weightData = new Uint8Array(buffers.reduce((s, b) => s + b.length, 0));
@@ -71,6 +87,7 @@ export function artifactsFromFiles(files: Map<string, Uint8Array>): tf.io.ModelA
     weightData.set(b, offset);
     offset += b.length;
   }
+  for (const w of stored) checkFinite(w, weightData);
   // trainingConfig is left out on purpose: Lopper compiles its own training, and tfjs would try to
   // rebuild the Python optimizer/loss named there and fail on ones it lacks.
   return {
@@ -78,7 +95,7 @@ export function artifactsFromFiles(files: Map<string, Uint8Array>): tf.io.ModelA
     format: typeof json.format === 'string' ? json.format : undefined,
     generatedBy: typeof json.generatedBy === 'string' ? json.generatedBy : undefined,
     convertedBy: typeof json.convertedBy === 'string' ? json.convertedBy : undefined,
-    weightSpecs,
+    weightSpecs: stored.map((w) => w.spec),
     weightData: weightData.buffer,
   };
 }
@@ -99,6 +116,11 @@ function checkSpec(w: unknown, where: string): number {
     if (q.dtype !== 'float16' && !(Number.isFinite(q.scale) && Number.isFinite(q.min))) {
       throw new InputError(where, `${where}: weight "${spec.name}" is ${q.dtype}-quantized but lacks numeric min and scale`);
     }
+    // tfjs dequantizes to float32 as q·scale + min, which overflows to ±Infinity past ~3.4e38.
+    const top = (bytes === 1 ? 255 : 65535) * (q.scale as number) + (q.min as number);
+    if (q.dtype !== 'float16' && !(Number.isFinite(Math.fround(q.min as number)) && Number.isFinite(Math.fround(top)))) {
+      throw new InputError(where, `${where}: weight "${spec.name}" has min and scale whose values overflow float32`);
+    }
     return count * bytes;
   }
   const bytes = DTYPE_BYTES[spec.dtype as string];
@@ -106,21 +128,49 @@ function checkSpec(w: unknown, where: string): number {
   return count * bytes;
 }
 
-export async function loadModelFromArtifacts(artifacts: tf.io.ModelArtifacts): Promise<tf.LayersModel> {
+/**
+ * Refuses NaN and ±Infinity in float32 and float16 weights: tfjs loads them, and fine-tuning then
+ * "completes" at chance accuracy. (uint8/uint16 values are finite whenever checkSpec passed.)
+ */
+function checkFinite({ spec, where, offset, bytes }: StoredWeight, data: Uint8Array): void {
+  const half = spec.quantization?.dtype === 'float16';
+  if (!half && (spec.quantization != null || spec.dtype !== 'float32')) return;
+  const bad = firstNonFinite(data, offset, bytes / (half ? 2 : 4), half ? 'float16' : 'float32');
+  if (bad) throw new InputError(where, `${where}: weight ${quoted(spec.name)} holds ${bad.value} at index ${bad.index}`);
+}
+
+/**
+ * The weight values a model built from `artifacts` may create. tfjs loads weights strictly (every
+ * variable set from a manifest entry of its shape), so a model cannot need more than its manifest
+ * holds; past that, building it would only allocate memory before failing.
+ */
+function weightBudget(artifacts: tf.io.ModelArtifacts, limits: ModelLimits): WeightBudget {
+  const declared = artifacts.weightData == null || artifacts.weightSpecs == null
+    ? Infinity
+    : artifacts.weightSpecs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+  return declared < limits.maxParams
+    ? { limit: declared, what: `the ${declared} values its weightsManifest holds`, status: 422 }
+    : { limit: limits.maxParams, what: `the limit of ${limits.maxParams}`, status: 413 };
+}
+
+export async function loadModelFromArtifacts(artifacts: tf.io.ModelArtifacts, limits: ModelLimits = DEFAULT_MODEL_LIMITS): Promise<tf.LayersModel> {
   try {
-    return await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+    return await withWeightBudget(weightBudget(artifacts, limits), () => tf.loadLayersModel(tf.io.fromMemory(artifacts)));
   } catch (e) {
+    // Unknown classes come first even when the weight budget stopped the build: a Sequential
+    // builds the layers before the unknown one, and the user has to replace those classes anyway.
     const unknown = findUnknownClasses(artifacts.modelTopology);
     const parts: string[] = [];
     if (unknown.layers.length) parts.push(`unknown layer class(es): ${unknown.layers.join(', ')}`);
     if (unknown.others.length) parts.push(`unknown class(es) inside layer configs: ${unknown.others.join(', ')}`);
     if (parts.length) throw new InputError('model.json', `model.json: ${parts.join('; ')} (not available in TensorFlow.js)`);
+    if (e instanceof InputError) throw e;
     throw new InputError('model.json', `model.json: TensorFlow.js cannot build the model: ${(e as Error).message}`);
   }
 }
 
 /** Path (model.json, folder or .zip) to a loaded model, keeping the artifacts for re-saving. */
-export async function loadModel(path: string): Promise<{ model: tf.LayersModel; artifacts: tf.io.ModelArtifacts }> {
-  const artifacts = artifactsFromFiles(await readModelSource(path));
-  return { model: await loadModelFromArtifacts(artifacts), artifacts };
+export async function loadModel(path: string, limits: ModelLimits = DEFAULT_MODEL_LIMITS): Promise<{ model: tf.LayersModel; artifacts: tf.io.ModelArtifacts }> {
+  const artifacts = artifactsFromFiles(await readModelSource(path), limits);
+  return { model: await loadModelFromArtifacts(artifacts, limits), artifacts };
 }

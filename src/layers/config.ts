@@ -48,6 +48,19 @@ export function baseArgs(args: Record<string, any>): LayerArgs {
   return base as LayerArgs;
 }
 
+/**
+ * tfjs-layers' toCamelCase, which convertPythonicToTs applies to every config key and to most
+ * string values (layer names inside Keras kwargs included) before a layer sees its config.
+ */
+export function toCamelCase(s: string): string {
+  if (s.length <= 1 || !s.includes('_')) return s;
+  return s.replace(/[_]+(\w|$)/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** A Keras tensor reference [layer name, node index, tensor index], as Keras writes one into call kwargs. */
+export const isKerasRef = (v: unknown): v is [string, number, number] =>
+  Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'number' && typeof v[2] === 'number';
+
 export const product = (dims: readonly (number | null)[]): number => dims.reduce<number>((a, d) => a * (d ?? 1), 1);
 
 /** One shape, or the first of a list of shapes. */

@@ -19,7 +19,7 @@
 // layer name tfjs has camelCased). apply() resolves them among the query's ancestors and turns
 // them into positional inputs, so the graph records the dependency and later saves are plain tfjs.
 import * as tf from '@tensorflow/tfjs';
-import { baseArgs, firstShape, type Kwargs, product, serializeInitializer, toInitializer } from './config.js';
+import { baseArgs, firstShape, isKerasRef, type Kwargs, product, serializeInitializer, toCamelCase, toInitializer } from './config.js';
 
 export interface MultiHeadAttentionArgs {
   numHeads: number;
@@ -47,16 +47,10 @@ export interface MultiHeadAttentionArgs {
 type Shape = (number | null)[];
 type Initializer = ReturnType<typeof toInitializer>;
 
-/** tfjs's toCamelCase, which convertPythonicToTs applies to the layer names inside kwargs. */
-const camel = (s: string) => (s.includes('_') ? s.replace(/[_]+(\w|$)/g, (_m, c: string) => c.toUpperCase()) : s);
-
-const isRef = (v: unknown): v is [string, number, number] =>
-  Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'number' && typeof v[2] === 'number';
-
 /** The symbolic tensor a Keras kwargs reference [layer, node, tensor] names, among `from`'s ancestors. */
 function resolveRef(ref: unknown, from: tf.SymbolicTensor, owner: string, what: string): tf.SymbolicTensor {
-  const r = Array.isArray(ref) && ref.length === 1 && isRef(ref[0]) ? ref[0] : ref;
-  if (!isRef(r)) throw new Error(`MultiHeadAttention ${owner}: cannot read its "${what}" input ${JSON.stringify(ref)}`);
+  const r = Array.isArray(ref) && ref.length === 1 && isKerasRef(ref[0]) ? ref[0] : ref;
+  if (!isKerasRef(r)) throw new Error(`MultiHeadAttention ${owner}: cannot read its "${what}" input ${JSON.stringify(ref)}`);
   const [name, nodeIndex, tensorIndex] = r;
   const seen = new Set<tf.layers.Layer>();
   const queue: tf.layers.Layer[] = [from.sourceLayer as tf.layers.Layer];
@@ -64,7 +58,7 @@ function resolveRef(ref: unknown, from: tf.SymbolicTensor, owner: string, what: 
     const layer = queue.shift()!;
     if (seen.has(layer)) continue;
     seen.add(layer);
-    if (layer.name === name || camel(layer.name) === name) {
+    if (layer.name === name || toCamelCase(layer.name) === name) {
       const node = (layer as any).inboundNodes[nodeIndex];
       const tensor = node?.outputTensors?.[tensorIndex] as tf.SymbolicTensor | undefined;
       if (tensor) return tensor;

@@ -27,3 +27,12 @@ export async function pingRedis(redis: Redis, timeoutMs = 2_000): Promise<void> 
     clearTimeout(timer);
   }
 }
+
+/** Whether an error means Redis could not be reached (as opposed to a bad command or a bug). */
+export function isRedisUnavailable(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; code?: string } | null;
+  if (!e) return false;
+  if (e.name === 'MaxRetriesPerRequestError') return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(e.code ?? '')) return true;
+  return /Connection is closed|Stream isn't writeable|enableOfflineQueue options is false/.test(e.message ?? '');
+}

@@ -17,3 +17,30 @@ export const jobRequestSchema = z
   .strict();
 
 export type JobRequest = z.infer<typeof jobRequestSchema>;
+
+/** The operator's ceilings (MAX_EPOCHS, MAX_BATCH_SIZE, MAX_CALIBRATION_SAMPLES). */
+export interface JobLimits {
+  maxEpochs: number;
+  maxBatchSize: number;
+  maxCalibrationSamples: number;
+}
+
+/** jobRequestSchema within the operator's ceilings; each excess is an issue on its own field. */
+export function boundedJobRequest(limits: JobLimits) {
+  const ceilings: [path: [string, string], max: number, variable: string][] = [
+    [['fineTune', 'epochs'], limits.maxEpochs, 'MAX_EPOCHS'],
+    [['fineTune', 'batchSize'], limits.maxBatchSize, 'MAX_BATCH_SIZE'],
+    [['pruning', 'calibrationSamples'], limits.maxCalibrationSamples, 'MAX_CALIBRATION_SAMPLES'],
+  ];
+  return jobRequestSchema.superRefine((request, ctx) => {
+    for (const [[group, key], max, variable] of ceilings) {
+      const value = (request[group as 'pruning' | 'fineTune'] as Record<string, number>)[key];
+      if (value > max) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.too_big, type: 'number', maximum: max, inclusive: true, path: [group, key],
+          message: `must be at most ${max} on this service (${variable})`,
+        });
+      }
+    }
+  });
+}

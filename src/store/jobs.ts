@@ -173,6 +173,12 @@ export class JobStore {
     return hash.state ? decode(hash) : null;
   }
 
+  /** Whether job `id` is queued or active (its scratch space may be in use). */
+  async isLive(id: string): Promise<boolean> {
+    const state = (await this.redis.hget(this.keys.job(id), 'state')) as JobState | null;
+    return state !== null && !FINISHED_STATES.includes(state);
+  }
+
   async list(limit: number, cursor?: string, state?: JobState): Promise<{ items: JobRecord[]; nextCursor: string | null }> {
     const page = await pageNewestFirst(this.redis, state ? this.keys.jobsIn(state) : this.keys.jobs, limit, cursor);
     const pipe = this.redis.pipeline();

@@ -16,10 +16,10 @@ export class LocalDiskStorage implements Storage {
     return join(this.root, checkKey(key));
   }
 
-  async putFile(key: string, localPath: string): Promise<StoredObject> {
+  async putFile(key: string, localPath: string, known?: string): Promise<StoredObject> {
     const dest = this.path(key);
     await mkdir(dirname(dest), { recursive: true });
-    const sha256 = await hashFile(localPath);
+    const sha256 = known ?? (await hashFile(localPath));
     try {
       await rename(localPath, dest);
     } catch (e) {

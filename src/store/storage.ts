@@ -20,8 +20,9 @@ export interface ByteRange {
 
 export interface Storage {
   /** Takes ownership of the local file at `localPath` and stores it under `key`, atomically:
-   * readers see the old object or the complete new one, never a partial file. */
-  putFile(key: string, localPath: string): Promise<StoredObject>;
+   * readers see the old object or the complete new one, never a partial file. `sha256`, when the
+   * caller computed it while writing the file, saves reading it again. */
+  putFile(key: string, localPath: string, sha256?: string): Promise<StoredObject>;
   /** Size of the object, or null when there is none. */
   stat(key: string): Promise<{ bytes: number } | null>;
   /** Streams the object (or one byte range of it). Rejects when the object does not exist. */

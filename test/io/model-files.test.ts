@@ -1,5 +1,5 @@
 // Model loading: Keras-converter-style model.json with sharded, quantized weights; sources
-// (folder, model.json, zip); and every manifest / topology rejection.
+// (folder, model.json, zip); every manifest / topology rejection; non-finite weights; the weight budget.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +10,9 @@ import { zipSync } from 'fflate';
 import { InputError } from '../../src/errors.js';
 import { artifactsFromFiles, loadModel, loadModelFromArtifacts, readModelSource } from '../../src/io/model-files.js';
 import { saveModelFiles } from '../../src/io/model-save.js';
+import { firstNonFinite } from '../../src/io/non-finite.js';
+import { DEFAULT_MODEL_LIMITS } from '../../src/io/topology-check.js';
+import { MultiHeadAttention } from '../../src/layers/index.js';
 import { converterFiles } from '../fixtures/converter-layout.js';
 
 const rejects = (pattern: RegExp, field: string) => (e: unknown) =>
@@ -171,4 +174,135 @@ test('source errors: missing path, folder without model.json, zip without model.
   const files = await readModelSource(sneaky);
   assert.deepEqual([...files.keys()], ['model.json']);
   assert.throws(() => artifactsFromFiles(files), rejects(/"\.\.\/secret\.bin" named in model\.json was not provided/, 'weightsManifest[0].paths[0]'));
+});
+
+/** model.json (the saved Sequential's topology) with these weights, as one shard. */
+function withWeights(specs: unknown[], bytes: Uint8Array, topology: unknown = json.modelTopology): Map<string, Uint8Array> {
+  const modelJson = { ...json, modelTopology: topology, weightsManifest: [{ paths: ['weights.bin'], weights: specs }] };
+  return new Map([['model.json', Buffer.from(JSON.stringify(modelJson))], ['weights.bin', bytes]]);
+}
+
+test('NaN and ±Infinity in float32 weights are refused naming the weight and the first bad index', () => {
+  const specs = json.weightsManifest[0].weights;
+  for (const [bad, shown] of [[NaN, 'NaN'], [Infinity, 'Infinity'], [-Infinity, '-Infinity']] as const) {
+    const values = weights.slice();
+    values[48 + 5] = bad; // the second weight (dense_1's bias... after the 6×8 kernel)
+    values[48 + 7] = NaN;
+    assert.throws(() => artifactsFromFiles(withWeights(specs, new Uint8Array(values.buffer))),
+      rejects(new RegExp(`weight "${specs[1].name}" holds ${shown} at index 5$`), 'weightsManifest[0].weights[1]'));
+  }
+  assert.ok(artifactsFromFiles(withWeights(specs, new Uint8Array(weights.buffer))));
+});
+
+test('float16-quantized NaN and ±Infinity are refused; an unaligned float32 weight is checked too; uint8 scales that overflow float32 are refused', () => {
+  const specs = json.weightsManifest[0].weights.map((s: any) => ({ ...s, quantization: { dtype: 'float16', original_dtype: 'float32' } }));
+  const half = new Uint16Array(weights.length).fill(0x3c00); // 1.0
+  for (const [bits, shown] of [[0x7e00, 'NaN'], [0x7c00, 'Infinity'], [0xfc00, '-Infinity']] as const) {
+    const h = half.slice();
+    h[48 + 3] = bits;
+    assert.throws(() => artifactsFromFiles(withWeights(specs, new Uint8Array(h.buffer))), rejects(new RegExp(`holds ${shown} at index 3$`), 'weightsManifest[0].weights[1]'));
+  }
+  assert.ok(artifactsFromFiles(withWeights(specs, new Uint8Array(half.buffer))));
+
+  // A 3-element uint8 weight first leaves the float32 one at an odd byte offset.
+  const odd = [{ name: 'q', shape: [3], dtype: 'float32', quantization: { dtype: 'uint8', min: 0, scale: 1 } }, { name: 'f', shape: [4], dtype: 'float32' }];
+  const bytes = new Uint8Array(3 + 16);
+  new DataView(bytes.buffer).setFloat32(3 + 8, NaN, true);
+  assert.throws(() => artifactsFromFiles(withWeights(odd, bytes)), rejects(/weight "f" holds NaN at index 2$/, 'weightsManifest[0].weights[1]'));
+  const overflow = [{ name: 'q', shape: [3], dtype: 'float32', quantization: { dtype: 'uint8', min: 0, scale: 1e37 } }];
+  assert.throws(() => artifactsFromFiles(withWeights(overflow, new Uint8Array(3))), rejects(/overflow float32/, 'weightsManifest[0].weights[0]'));
+});
+
+test('the non-finite scan is fast: a regression guard at 0.5 GB/s (an idle core does 2–3.5 GB/s)', () => {
+  const mb = 4;
+  const bytes = new Uint8Array(mb * 2 ** 20).fill(0x3c); // finite in both encodings
+  for (const format of ['float32', 'float16'] as const) {
+    // CPU time, best of many runs, with a 2× margin below the target of 1 GB/s: on a machine
+    // shared with other jobs a sibling hyperthread alone halves the speed.
+    let ms = Infinity;
+    for (let i = 0; i < 50; i++) {
+      const start = process.cpuUsage();
+      assert.equal(firstNonFinite(bytes, 0, bytes.length / (format === 'float32' ? 4 : 2), format), null);
+      const used = process.cpuUsage(start);
+      ms = Math.min(ms, (used.user + used.system) / 1000);
+    }
+    assert.ok(ms < 2 * mb, `${format}: ${(bytes.length / ms / 1e6).toFixed(2)} GB/s (${ms.toFixed(1)} ms for ${mb} MB)`);
+  }
+});
+
+test('a layer asking for more weights than the manifest holds is refused before allocation, naming it', async () => {
+  const topology = (units: number) => ({
+    class_name: 'Model',
+    config: {
+      name: 'm',
+      layers: [
+        { class_name: 'InputLayer', name: 'in', inbound_nodes: [], config: { name: 'in', batch_input_shape: [null, 4], dtype: 'float32' } },
+        { class_name: 'Dense', name: 'd', inbound_nodes: [[['in', 0, 0, {}]]], config: { name: 'd', units } },
+      ],
+      input_layers: [['in', 0, 0]],
+      output_layers: [['d', 0, 0]],
+    },
+  });
+  const start = performance.now();
+  const artifacts = artifactsFromFiles(withWeights([], new Uint8Array(0), topology(1_000_000)));
+  await assert.rejects(loadModelFromArtifacts(artifacts), (e: unknown) =>
+    rejects(/layer "d": weight "kernel" \[4,1000000\] brings the model to 4000000 weight values, more than the 0 values its weightsManifest holds/, 'model.json')(e) && (e as InputError).status === 422);
+  assert.ok(performance.now() - start < 500);
+  // Past maxParams the limit is the one named, as a 413.
+  const limits = { ...DEFAULT_MODEL_LIMITS, maxParams: 1000 };
+  await assert.rejects(loadModelFromArtifacts({ ...artifacts, weightSpecs: [{ name: 'x', shape: [1e9], dtype: 'float32' }] }, limits), (e: unknown) =>
+    rejects(/more than the limit of 1000/, 'model.json')(e) && (e as InputError).status === 413);
+});
+
+/** A model using every kind of weight holder: nested models, wrappers, RNN cells, BN, Lopper's MultiHeadAttention. */
+function richModel(): tf.LayersModel {
+  const x = tf.input({ shape: [5, 6] });
+  const shared = tf.layers.dense({ units: 6, name: 'shared' });
+  const twice = shared.apply(shared.apply(x)) as tf.SymbolicTensor;
+  const att = new MultiHeadAttention({ numHeads: 2, keyDim: 3, name: 'mha' }).apply(twice) as tf.SymbolicTensor;
+  const td = tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 4 }), name: 'td' }).apply(att) as tf.SymbolicTensor;
+  const bi = tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 3 }) as tf.RNN, name: 'bi' }).apply(td) as tf.SymbolicTensor;
+  const inner = tf.sequential({ name: 'inner', layers: [tf.layers.dense({ units: 4, inputShape: [6] }), tf.layers.batchNormalization(), tf.layers.embedding({ inputDim: 7, outputDim: 2 })] });
+  return tf.model({ inputs: x, outputs: inner.apply(bi) as tf.SymbolicTensor });
+}
+
+async function savedArtifacts(m: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let saved: tf.io.ModelArtifacts | null = null;
+  await m.save(tf.io.withSaveHandler(async (a) => {
+    saved = a;
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  return saved!;
+}
+
+test('the weight budget counts every weight of every layer kind exactly, nested and wrapped ones included', async () => {
+  const m = richModel();
+  const artifacts = await savedArtifacts(m);
+  const params = m.countParams();
+  const exact = { ...DEFAULT_MODEL_LIMITS, maxParams: params };
+  (await loadModelFromArtifacts(artifacts, exact)).dispose();
+  await assert.rejects(loadModelFromArtifacts(artifacts, { ...exact, maxParams: params - 1 }), rejects(/more than the limit of/, 'model.json'));
+  // One manifest entry short: the budget, not tfjs's "weights are not set", refuses it.
+  const last = artifacts.weightSpecs!.at(-1)!;
+  const size = last.shape.reduce((a, b) => a * b, 1);
+  const short = { ...artifacts, weightSpecs: artifacts.weightSpecs!.slice(0, -1), weightData: (artifacts.weightData as ArrayBuffer).slice(0, -4 * size) };
+  await assert.rejects(loadModelFromArtifacts(short), rejects(new RegExp(`values its weightsManifest holds`), 'model.json'));
+  m.dispose();
+});
+
+test('overlapping loads each count their own weights; a refused build frees its variables and addWeight is restored', async () => {
+  const addWeight = (tf.layers.Layer.prototype as any).addWeight;
+  const m = richModel();
+  const artifacts = await savedArtifacts(m);
+  const tight = { ...DEFAULT_MODEL_LIMITS, maxParams: m.countParams() - 1 };
+  const [a, b, c] = await Promise.allSettled([loadModelFromArtifacts(artifacts), loadModelFromArtifacts(artifacts, tight), loadModelFromArtifacts(artifacts)]);
+  assert.equal(a.status, 'fulfilled');
+  assert.equal(b.status, 'rejected');
+  assert.equal(c.status, 'fulfilled');
+  for (const r of [a, c]) (r as PromiseFulfilledResult<tf.LayersModel>).value.dispose();
+  assert.equal((tf.layers.Layer.prototype as any).addWeight, addWeight);
+  const tensors = tf.memory().numTensors;
+  await assert.rejects(loadModelFromArtifacts(artifacts, tight), rejects(/more than the limit of/, 'model.json'));
+  assert.equal(tf.memory().numTensors, tensors, 'the refused build left no tensors behind');
+  m.dispose();
 });

@@ -8,6 +8,8 @@ import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config.js';
 import { createRedis } from '../../queue/connection.js';
+import { redisUnavailable } from '../../problem.js';
+import { InspectorPool, type InspectLimits } from '../inspector.js';
 import { bullPrefix, cancelChannel, QUEUE_NAME } from '../../queue/names.js';
 import type { JobRequest } from '../../queue/payload.js';
 import { Catalog, type DatasetRecord, type ModelRecord } from '../../store/catalog.js';
@@ -16,6 +18,7 @@ import { JobStore } from '../../store/jobs.js';
 import { redisKeys } from '../../store/keys.js';
 import { LocalDiskStorage } from '../../store/local-disk.js';
 import type { Storage } from '../../store/storage.js';
+import { startSweeper, type Sweeper } from '../../store/tmp-sweeper.js';
 import { WorkerRegistry } from '../../store/workers.js';
 
 export interface Services {
@@ -28,6 +31,12 @@ export interface Services {
   jobs: JobStore;
   idempotency: IdempotencyStore;
   workers: WorkerRegistry;
+  /** Sandboxed children that inspect uploads (the API itself never parses a model). */
+  inspector: InspectorPool;
+  inspectLimits: InspectLimits;
+  /** Temp entries (DATA_DIR/tmp basenames) that live requests of this process are writing. */
+  liveTmp: Set<string>;
+  sweeper: Sweeper;
   /** Scratch space for uploads, on the same volume as the store so finished files are renamed in. */
   tmpDir: string;
   /** Asks whichever worker holds job `id` to abort it. */
@@ -48,6 +57,24 @@ export default fp(
     const keys = redisKeys(config.prefix);
     const tmpDir = join(config.dataDir, 'tmp');
     await mkdir(tmpDir, { recursive: true });
+    const inspector = new InspectorPool({
+      concurrency: config.inspectConcurrency,
+      timeoutMs: config.inspectTimeoutMs,
+      memoryMb: config.inspectMemoryMb,
+      // The engine's own settings pass through; the API key has no business there.
+      env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'API_KEY')),
+      log: app.log,
+    });
+    const jobs = new JobStore(redis, keys, config.prefix);
+    const liveTmp = new Set<string>();
+    const sweeper = startSweeper({
+      tmpDir,
+      graceMs: config.tmpGraceMs,
+      intervalMs: config.tmpSweepIntervalMs,
+      isOwned: (name) => liveTmp.has(name),
+      isLiveJob: (id) => jobs.isLive(id),
+      log: app.log,
+    });
     app.decorate('lopper', {
       config,
       redis,
@@ -55,15 +82,33 @@ export default fp(
       storage: new LocalDiskStorage(config.dataDir),
       models: new Catalog<ModelRecord>(redis, keys, 'model'),
       datasets: new Catalog<DatasetRecord>(redis, keys, 'dataset'),
-      jobs: new JobStore(redis, keys, config.prefix),
+      jobs,
       idempotency: new IdempotencyStore(redis, keys),
       workers: new WorkerRegistry(redis, keys),
+      inspector,
+      inspectLimits: {
+        maxParams: config.maxModelParams,
+        maxLayers: config.maxModelLayers,
+        maxDepth: config.maxConfigDepth,
+        maxUnzippedBytes: config.maxUploadBytes,
+        maxCompressionRatio: config.maxCompressionRatio,
+      },
+      liveTmp,
+      sweeper,
       tmpDir,
       publishCancel: async (id: string) => {
         await redis.publish(cancelChannel(config.prefix), id);
       },
     });
+    // While Redis is away, routes that need it answer 503 at once instead of queueing commands.
+    // The matched route decides, not the raw URL.
+    redis.on('error', (err) => app.log.warn({ err: err.message }, 'Redis connection error'));
+    app.addHook('onRequest', async (req) => {
+      if (req.routeOptions.url?.startsWith('/v1/') && redis.status !== 'ready') throw redisUnavailable();
+    });
     app.addHook('onClose', async () => {
+      await sweeper.stop();
+      await inspector.close();
       await queue.close();
       await redis.quit().catch(() => redis.disconnect());
     });

@@ -1,7 +1,8 @@
-// /v1/datasets: upload one .npz (x and optional y), list, get, delete. The core's
-// inspectDatasetFile validates it (dtype, shape, NaN, truncation) before it is stored.
+// /v1/datasets: upload one .npz (x and optional y), list, get, delete. The inspector sandbox
+// validates it as a stream (dtype, shape, NaN, labels, truncation, unzipped size) before it is stored.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type { DatasetSummary } from '../../inspect.js';
 import type { DatasetRecord } from '../../store/catalog.js';
 import { ApiError, notFound } from '../../problem.js';
 import { idParams, listQuery, nameField } from '../schemas.js';
@@ -12,7 +13,7 @@ export default async function datasetRoutes(app: FastifyInstance) {
   const { lopper } = app;
 
   app.post('/v1/datasets', async (req, reply) => {
-    const upload = await receiveUpload(req, { tmpDir: lopper.tmpDir, maxBytes: lopper.config.maxUploadBytes, fields: ['name'] });
+    const upload = await receiveUpload(req, { tmpDir: lopper.tmpDir, maxBytes: lopper.config.maxUploadBytes, fields: ['name'], live: lopper.liveTmp });
     const id = randomUUID();
     let stored = false;
     let record: DatasetRecord;
@@ -27,10 +28,9 @@ export default async function datasetRoutes(app: FastifyInstance) {
       if (!file.name.toLowerCase().endsWith('.npz')) {
         throw new ApiError('invalid-input', 422, `"${file.name}" is not a .npz file (np.savez(path, x=..., y=...))`, file.field);
       }
-      const { inspectDatasetFile } = await import('../../inspect.js');
-      const summary = await inspectDatasetFile(file.path, file.field);
+      const summary = await lopper.inspector.inspectDataset<DatasetSummary>(file.path, file.field, lopper.inspectLimits);
       stored = true;
-      const obj = await lopper.storage.putFile(`datasets/${id}/data.npz`, file.path);
+      const obj = await lopper.storage.putFile(`datasets/${id}/data.npz`, file.path, file.sha256);
       record = {
         id,
         name: name ?? file.name.replace(/\.npz$/i, ''),

@@ -2,7 +2,7 @@
 // the workers that sent a heartbeat in the last minute, with the backend each one runs.
 import type { FastifyInstance } from 'fastify';
 import { pingRedis } from '../../queue/connection.js';
-import { ApiError } from '../../problem.js';
+import { ApiError, RETRY_AFTER_S } from '../../problem.js';
 
 export default async function healthRoutes(app: FastifyInstance) {
   const { lopper } = app;
@@ -13,7 +13,9 @@ export default async function healthRoutes(app: FastifyInstance) {
     try {
       await pingRedis(lopper.redis);
     } catch (err) {
-      throw new ApiError('service-unavailable', 503, `Redis is not reachable: ${(err as Error).message}`, 'redis');
+      throw new ApiError('service-unavailable', 503, `Redis is not reachable: ${(err as Error).message}`, 'redis', {
+        'retry-after': String(RETRY_AFTER_S),
+      });
     }
     const workers = await lopper.workers.seen();
     return {

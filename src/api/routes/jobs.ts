@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { jobRequestSchema, type JobRequest } from '../../queue/payload.js';
+import { sampleShapeFits } from '../../io/dataset.js';
+import { boundedJobRequest, type JobRequest } from '../../queue/payload.js';
 import type { DatasetRecord, ModelRecord } from '../../store/catalog.js';
 import { hashBody } from '../../store/idempotency.js';
 import { FINISHED_STATES, JOB_STATES, JobStore } from '../../store/jobs.js';
@@ -25,14 +26,13 @@ async function checkCompatible(lopper: Services, request: JobRequest): Promise<v
   if (model.blocks.length === 0) {
     throw new ApiError('invalid-input', 422, `model "${model.id}" has no prunable MLP block (Dense → activation → Dense)`, 'modelId');
   }
-  const { datasetFitsModel } = await import('../../inspect.js');
   const outputs = model.outputShape[model.outputShape.length - 1];
   for (const field of ['datasetId', 'evalDatasetId'] as const) {
     const id = request[field];
     if (id === undefined) continue;
     const ds: DatasetRecord | null = await lopper.datasets.get(id);
     if (!ds) throw notFound('dataset', id, field);
-    if (!datasetFitsModel(ds.sampleShape, model.inputShape)) {
+    if (!sampleShapeFits(ds.sampleShape, model.inputShape.slice(1))) {
       throw new ApiError(
         'invalid-input', 422,
         `dataset "${id}" has samples of shape ${fmt(ds.sampleShape)} but the model's input is ${fmt(model.inputShape)}`,
@@ -51,10 +51,11 @@ async function checkCompatible(lopper: Services, request: JobRequest): Promise<v
 
 export default async function jobRoutes(app: FastifyInstance) {
   const { lopper } = app;
+  const jobRequest = boundedJobRequest(lopper.config);
 
   app.post('/v1/jobs', async (req, reply) => {
     const key = validate(idempotencyHeader, req.headers, 'headers')['idempotency-key'];
-    const request = validate(jobRequestSchema, req.body, 'body');
+    const request = validate(jobRequest, req.body, 'body');
     await checkCompatible(lopper, request);
 
     const id = randomUUID();

@@ -1,11 +1,12 @@
 // /v1/models: upload (model.json + shards, or one .zip), list, get, delete.
-// The upload is checked by the core's inspectModelFiles (manifest names only uploaded files, sizes
-// match shapes × dtypes, the topology loads) before anything is stored; only model.json and the
-// shards its manifest names are kept.
+// The upload is checked in the inspector sandbox (graph and limits, manifest names only uploaded
+// files, sizes match shapes × dtypes, weights finite, the topology loads) before anything is
+// stored; only model.json and the shards its manifest names are kept.
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { ModelSummary } from '../../inspect.js';
 import type { FileRecord, ModelRecord } from '../../store/catalog.js';
 import { ApiError, notFound } from '../../problem.js';
 import { idParams, listQuery, nameField } from '../schemas.js';
@@ -14,7 +15,7 @@ import { receiveUpload, type Upload, type UploadedFile } from '../upload.js';
 import { validate } from '../validate.js';
 
 /** The model's files from an upload: the files themselves, or the members of a single .zip. */
-async function modelFiles(upload: Upload, maxBytes: number): Promise<UploadedFile[]> {
+async function modelFiles(upload: Upload, maxBytes: number, maxRatio: number): Promise<UploadedFile[]> {
   const zips = upload.files.filter((f) => f.name.toLowerCase().endsWith('.zip'));
   if (zips.length === 0) return upload.files;
   if (upload.files.length > 1) {
@@ -22,7 +23,7 @@ async function modelFiles(upload: Upload, maxBytes: number): Promise<UploadedFil
   }
   const unpacked = join(upload.dir, 'unzipped');
   await mkdir(unpacked);
-  return unzipInto(zips[0].path, unpacked, maxBytes, zips[0].field);
+  return unzipInto(zips[0].path, unpacked, { maxBytes, maxRatio }, zips[0].field);
 }
 
 /** An unnamed model is named after its .zip, else after its topology file ("model" for model.json). */
@@ -32,17 +33,11 @@ function defaultName(upload: Upload, json: UploadedFile): string {
   return source.name.replace(/\.(json|zip)$/i, '');
 }
 
-/** model.json plus the basenames its manifest lists (already validated by inspectModelFiles). */
-function referencedFiles(modelJson: Uint8Array): string[] {
-  const manifest = JSON.parse(new TextDecoder().decode(modelJson)).weightsManifest as { paths: string[] }[];
-  return ['model.json', ...new Set(manifest.flatMap((g) => g.paths.map((p) => p.split('/').pop()!)))];
-}
-
 export default async function modelRoutes(app: FastifyInstance) {
   const { lopper } = app;
 
   app.post('/v1/models', async (req, reply) => {
-    const upload = await receiveUpload(req, { tmpDir: lopper.tmpDir, maxBytes: lopper.config.maxUploadBytes, fields: ['name'] });
+    const upload = await receiveUpload(req, { tmpDir: lopper.tmpDir, maxBytes: lopper.config.maxUploadBytes, fields: ['name'], live: lopper.liveTmp });
     const id = randomUUID();
     let stored = false;
     let record: ModelRecord;
@@ -50,7 +45,7 @@ export default async function modelRoutes(app: FastifyInstance) {
     try {
       if (upload.files.length === 0) throw new ApiError('bad-request', 400, 'no files uploaded: send model.json and its weight files, or a .zip', 'files');
       const { name } = validate(nameField, { name: upload.fields.name }, 'body');
-      const files = await modelFiles(upload, lopper.config.maxUploadBytes);
+      const files = await modelFiles(upload, lopper.config.maxUploadBytes, lopper.config.maxCompressionRatio);
       const jsons = files.filter((f) => f.name.toLowerCase().endsWith('.json'));
       if (jsons.length === 0) throw new ApiError('invalid-input', 422, 'no model.json among the uploaded files', 'model.json');
       if (jsons.length > 1) {
@@ -60,16 +55,14 @@ export default async function modelRoutes(app: FastifyInstance) {
       const json = jsons[0];
       const byName = new Map<string, UploadedFile>(files.filter((f) => f !== json).map((f) => [f.name, f]));
       byName.set('model.json', json);
-      const bytes = new Map<string, Uint8Array>();
-      for (const [n, f] of byName) bytes.set(n, await readFile(f.path));
-      // Loaded on first use, so the API starts and answers probes without loading TensorFlow.js.
-      const { inspectModelFiles } = await import('../../inspect.js');
-      const summary = await inspectModelFiles(bytes);
+      const paths = Object.fromEntries([...byName].map(([n, f]) => [n, f.path]));
+      const { summary, keep } = await lopper.inspector.inspectModel<{ summary: ModelSummary; keep: string[] }>(paths, lopper.inspectLimits);
 
       const kept: FileRecord[] = [];
       stored = true;
-      for (const n of referencedFiles(bytes.get('model.json')!)) {
-        const obj = await lopper.storage.putFile(`models/${id}/${n}`, byName.get(n)!.path);
+      for (const n of keep) {
+        const file = byName.get(n)!;
+        const obj = await lopper.storage.putFile(`models/${id}/${n}`, file.path, file.sha256);
         kept.push({ name: n, bytes: obj.bytes, sha256: obj.sha256 });
       }
       record = {

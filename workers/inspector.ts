@@ -1,0 +1,50 @@
+// The inspector child (see src/api/inspector.ts, which forks it): validates and summarises uploaded
+// models and datasets, one task at a time, so that whatever a hostile file does to TensorFlow.js or
+// the parsers happens here, under a deadline and memory caps, and not on the API's event loop.
+import { readFile } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+import type { InspectReply, InspectTask } from '../src/api/inspector.js';
+import { initBackend } from '../src/engine/backend.js';
+import { inspectDatasetFile, inspectModelFiles } from '../src/inspect.js';
+
+// The parent kills this process on a deadline, but if the parent itself is SIGKILLed, nobody will.
+// A watchdog thread runs even while the main thread is stuck in a loop a hostile model provoked,
+// and ends the process once it has been orphaned (reparented).
+const parent = process.ppid;
+new Worker(
+  `setInterval(() => { if (process.ppid !== ${parent}) process.kill(process.pid, 'SIGKILL'); }, 500);`,
+  { eval: true },
+).unref();
+process.on('disconnect', () => process.exit(0));
+
+/** model.json plus the basenames its manifest names: the files worth keeping. */
+function referencedFiles(modelJson: Uint8Array): string[] {
+  const manifest = JSON.parse(new TextDecoder().decode(modelJson)).weightsManifest as { paths: string[] }[];
+  return ['model.json', ...new Set(manifest.flatMap((g) => g.paths.map((p) => p.split('/').pop()!)))];
+}
+
+async function inspect(task: InspectTask): Promise<unknown> {
+  if (task.kind === 'dataset') {
+    return inspectDatasetFile(task.path, task.field);
+  }
+  const bytes = new Map<string, Uint8Array>();
+  for (const [name, path] of Object.entries(task.files)) bytes.set(name, await readFile(path));
+  const summary = await inspectModelFiles(bytes);
+  return { summary, keep: referencedFiles(bytes.get('model.json')!) };
+}
+
+process.on('message', async ({ id, task }: { id: number; task: InspectTask }) => {
+  let reply: InspectReply;
+  try {
+    reply = { id, ok: true, result: await inspect(task) };
+  } catch (err) {
+    const e = err as Error & { field?: string; status?: number };
+    reply = { id, ok: false, error: { name: e?.name ?? 'Error', message: String(e?.message ?? err), field: e?.field, status: e?.status } };
+  }
+  process.send!(reply);
+});
+
+// Reading a topology needs a backend but no real compute: wasm claims no GPU. Initialised once,
+// before the first task, so tasks are fast.
+await initBackend('wasm');
+process.send!({ ready: true });
