@@ -285,7 +285,7 @@ const GENS: JobGen[] = [
       let field = where;
       if (where === 'top') {
         payload = deep;
-        field = '.+'; // a deep object at the top lacks modelId, ...
+        field = 'body'; // a deep object at the top may be reported on modelId, ...
       } else {
         const body: any = validBody(ctx);
         if (where === 'fineTune.epochs') body.fineTune.epochs = '\u0000VALUE\u0000';
@@ -295,7 +295,8 @@ const GENS: JobGen[] = [
       // Either refused as a body (413 if over the limit, 400 if the parser refuses the depth) or
       // as the field it sits in (422).
       const over = payload.length > 1024 * 1024;
-      return { request: post(payload), expect: over ? status(413) : status([400, 422], new RegExp(`^(body|${field.replace('.', '\\.')})$`)), note: `${kind} depth ${depth} at ${where}` };
+      const fieldRe = where === 'top' ? /.+/ : new RegExp(`^(body|${field.replace('.', '\\.')})$`);
+      return { request: post(payload), expect: over ? status(413) : status([400, 422], fieldRe), note: `${kind} depth ${depth} at ${where}` };
     },
   },
   {

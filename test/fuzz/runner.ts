@@ -621,6 +621,9 @@ async function runClass<B>(spec: ClassSpec<B>): Promise<ClassResult> {
           if (excluded(c.tags)) result.skipped++;
           else chunk.push(c);
         }
+        // libuv's clock is stale after a long synchronous stretch: let it tick before measuring,
+        // or the first event-loop-delay sample counts the generation as the API's delay.
+        await new Promise((r) => setTimeout(r, 1));
         loop.enable();
         prober.start();
         let next = 0;
@@ -699,8 +702,26 @@ function summaryLines(r: ClassResult): string[] {
     `  event-loop delay max ${r.loopDelayMaxMs.toFixed(1)} ms, p99 ${r.loopDelayP99Ms.toFixed(1)} ms; warm-up ${Math.round(r.warmup.ms)} ms with loop delay max ${r.warmup.loopDelayMaxMs.toFixed(1)} ms (not asserted)`,
     `  rss ${r.rssMb.toFixed(0)} MB (bound ${settings.rssMb} MB), heap ${r.heapMb.toFixed(0)} MB`,
     `  failures ${r.failures.length}`,
+    `  most time: ${timeByTag(r)}`,
     `  tags: ${[...byTag.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([t, n]) => `${t}=${n}`).join(' ')}`,
   ];
+}
+
+/** The tags that took the most request time in all (where a class spends its minutes). */
+function timeByTag(r: ClassResult): string {
+  const sum = new Map<string, { ms: number; n: number }>();
+  for (const o of r.outcomes) {
+    const t = o.tags[0];
+    const e = sum.get(t) ?? { ms: 0, n: 0 };
+    e.ms += o.ms;
+    e.n++;
+    sum.set(t, e);
+  }
+  return [...sum.entries()]
+    .sort((a, b) => b[1].ms - a[1].ms)
+    .slice(0, 6)
+    .map(([t, e]) => `${t} ${(e.ms / 1000).toFixed(1)} s/${e.n}`)
+    .join(', ');
 }
 
 /** Failures grouped by their most specific tag: count, an example, and the repro line. */
