@@ -83,6 +83,8 @@ function modelMembers(bases: ModelBases, base: BaseName, rng: Rng, prefix = ''):
 
 interface ArchiveMutator {
   tag: string;
+  /** How often it is drawn relative to the others (1); cases that cost the server seconds by design get less. */
+  weight?: number;
   expect: Kind | Expect;
   build: (rng: Rng, members: ZipMember[], ctx: FuzzContext) => { bytes: Uint8Array; expect?: Kind | Expect; note?: string; filename?: string; extraParts?: Part[] };
 }
@@ -120,6 +122,7 @@ const ZIP_MUTATORS: ArchiveMutator[] = [
   // ---- bombs ----
   {
     tag: 'zip.bomb.over-limit',
+    weight: 0.6,
     expect: tooLarge(),
     build: (rng, m, ctx) => {
       const size = rng.pick([ctx.maxUploadBytes + 1, 5 * MiB, 8 * MiB, 16 * MiB, 64 * MiB, 128 * MiB]);
@@ -130,6 +133,7 @@ const ZIP_MUTATORS: ArchiveMutator[] = [
   },
   {
     tag: 'zip.bomb.many-members',
+    weight: 0.4,
     expect: tooLarge(),
     build: (rng, m, ctx) => {
       const each = rng.pick([1 * MiB, 2 * MiB]);
@@ -139,6 +143,7 @@ const ZIP_MUTATORS: ArchiveMutator[] = [
   },
   {
     tag: 'zip.bomb.under-limit',
+    weight: 0.5,
     expect: 'any',
     build: (rng, m, ctx) => {
       const size = Math.floor(ctx.maxUploadBytes * rng.pick([0.25, 0.5, 0.9]));
@@ -147,6 +152,7 @@ const ZIP_MUTATORS: ArchiveMutator[] = [
   },
   {
     tag: 'zip.bomb.lying-size',
+    weight: 0.5,
     expect: 'reject',
     build: (rng, m) => {
       const size = rng.pick([8 * MiB, 64 * MiB]);
@@ -157,6 +163,7 @@ const ZIP_MUTATORS: ArchiveMutator[] = [
   },
   {
     tag: 'zip.bomb.overlapping',
+    weight: 0.5,
     expect: 'any',
     build: (rng, m) => {
       // Many central entries sharing one local entry: a central-directory reader inflates it again
@@ -296,6 +303,7 @@ const ZIP_MUTATORS: ArchiveMutator[] = [
   },
   {
     tag: 'zip.many-members',
+    weight: 0.3,
     expect: 'any',
     build: (rng, m) => {
       const n = rng.pick([300, 2000, 10_000]);
@@ -344,7 +352,7 @@ const kindOf = (e: Kind | Expect): Expect => (typeof e === 'string' ? E[e]() : e
 export function zipCase(rng: Rng, bases: ArchiveBases, ctx: FuzzContext): CaseSpec {
   const base = rng.pick<BaseName>(['mlp', 'residual']);
   const members = modelMembers(bases.models, base, rng);
-  const m = rng.pick(ZIP_MUTATORS);
+  const m = rng.weighted(ZIP_MUTATORS.map((x) => [x.weight ?? 1, x] as const));
   const r = m.build(rng, members, ctx);
   const parts: Part[] = [{ field: rng.pick(['files', 'model', 'file']), filename: r.filename ?? rng.pick(['model.zip', 'tiny.zip', 'm.zip']), content: r.bytes, contentType: 'application/zip' }];
   if (r.extraParts) parts.push(...r.extraParts);
@@ -411,6 +419,7 @@ function npzOf(x: Uint8Array | null, y: Uint8Array | null, rng: Rng, extra: ZipM
 
 interface NpzMutator {
   tag: string;
+  weight?: number;
   expect: Kind | Expect;
   build: (rng: Rng, a: Arrays, ctx: FuzzContext) => { bytes: Uint8Array; expect?: Kind | Expect; note?: string; filename?: string };
 }
@@ -453,6 +462,7 @@ const NPZ_MUTATORS: NpzMutator[] = [
   // ---- .npy headers ----
   {
     tag: 'npz.header.quadratic',
+    weight: 0.3,
     expect: 'reject',
     build: (rng, a) => {
       // "'shape': (" repeated with no closing parenthesis: a backtracking regex scans the rest of
@@ -465,6 +475,7 @@ const NPZ_MUTATORS: NpzMutator[] = [
   },
   {
     tag: 'npz.header.long',
+    weight: 0.5,
     expect: 'any',
     build: (rng, a) => {
       const version = rng.pick([1, 2] as const);
@@ -691,6 +702,7 @@ const NPZ_MUTATORS: NpzMutator[] = [
   },
   {
     tag: 'npz.bomb.over-limit',
+    weight: 0.6,
     expect: tooLarge(),
     build: (rng, a, ctx) => {
       // x.npy whose data is zeros: a valid header, then more bytes than MAX_UPLOAD_BYTES.
@@ -701,6 +713,7 @@ const NPZ_MUTATORS: NpzMutator[] = [
   },
   {
     tag: 'npz.bomb.overlapping',
+    weight: 0.4,
     expect: 'reject',
     build: (rng, a, ctx) => {
       const n = rng.pick([8, 32, 128]);
@@ -713,6 +726,7 @@ const NPZ_MUTATORS: NpzMutator[] = [
   },
   {
     tag: 'npz.bomb.lying-size',
+    weight: 0.5,
     expect: 'reject',
     build: (rng) => {
       const size = rng.pick([8 * MiB, 64 * MiB]);
@@ -749,7 +763,7 @@ function zeroNpy(rows: number) {
 
 export function npzCase(rng: Rng, ctx: FuzzContext): CaseSpec {
   const a = randomArrays(rng);
-  const m = rng.pick(NPZ_MUTATORS);
+  const m = rng.weighted(NPZ_MUTATORS.map((x) => [x.weight ?? 1, x] as const));
   const r = m.build(rng, a, ctx);
   return {
     tags: [m.tag],

@@ -67,6 +67,8 @@ const request = (route: string, payload: Buffer | string, contentType: string | 
 
 interface Shape {
   tag: string;
+  /** Relative frequency (1); shapes that cost the server seconds by design get less. */
+  weight?: number;
   build: (rng: Rng, route: 'models' | 'datasets', ctx: FuzzContext) => { request: FuzzRequest; expect: Expect; note?: string };
 }
 
@@ -160,6 +162,7 @@ const SHAPES: Shape[] = [
   },
   {
     tag: 'multipart.many-files',
+    weight: 0.5,
     build: (rng, route, ctx) => {
       const boundary = B(rng);
       const n = rng.pick([50, 300, 1000, 5000]);
@@ -366,7 +369,7 @@ const SHAPES: Shape[] = [
 
 export function multipartCase(rng: Rng, ctx: FuzzContext): CaseSpec {
   const route = rng.chance(0.6) ? 'models' : 'datasets';
-  const s = rng.pick(SHAPES);
+  const s = rng.weighted(SHAPES.map((x) => [x.weight ?? 1, x] as const));
   const r = s.build(rng, route, ctx);
   return { tags: [s.tag, `multipart.route.${route}`], expect: r.expect, request: r.request, creates: route, note: r.note };
 }

@@ -669,7 +669,9 @@ async function runClass<B>(spec: ClassSpec<B>): Promise<ClassResult> {
     prober.stop();
     loop.disable();
     // Close with a deadline: a class may leave Redis unreachable.
-    await Promise.race([app.close(), new Promise((r) => setTimeout(r, 5000))]).catch(() => undefined);
+    let closeTimer: NodeJS.Timeout | undefined;
+    await Promise.race([app.close(), new Promise((r) => (closeTimer = setTimeout(r, 5000)))]).catch(() => undefined);
+    clearTimeout(closeTimer);
     app.lopper?.redis.disconnect();
     await watchdog.stop();
     await env.cleanup();
@@ -756,6 +758,7 @@ async function writeReport(r: ClassResult) {
       {
         ...rest,
         created: { models: created.models.size, datasets: created.datasets.size, jobs: created.jobs.size },
+        slow: outcomes.filter((o) => o.ms > 1000).map(({ id, tags, ms, status: s, alongside }) => ({ id, tags, ms, status: s, alongside })),
         summary: summaryLines(r),
         probe: { ...r.probe, samples: undefined, p99: pct(r.probe.samples, 99) },
       },
