@@ -19,7 +19,7 @@
 import assert from 'node:assert/strict';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import type { FastifyInstance } from 'fastify';
@@ -455,7 +455,28 @@ async function runClass<B>(spec: ClassSpec<B>): Promise<ClassResult> {
   const inFlight = new Map<string, string>();
   const inFlightText = () => [...inFlight.entries()].map(([id, t]) => `${id} [${t}]`).join('; ');
   const prober = new Prober(app, inFlightText);
-  const loop = monitorEventLoopDelay({ resolution: 10 });
+  // Event-loop delay, measured only while requests run. A disabled-then-enabled monitor counts the
+  // pause as one long delay, so each measured stretch gets a fresh monitor; the stretches' max and
+  // (as an upper bound) their largest p99 are kept.
+  const loopAll = { max: 0, p99: 0, count: 0 };
+  let loopNow: IntervalHistogram | null = null;
+  const loop = {
+    enable() {
+      if (loopNow) return;
+      loopNow = monitorEventLoopDelay({ resolution: 10 });
+      loopNow.enable();
+    },
+    disable() {
+      if (!loopNow) return;
+      loopNow.disable();
+      if (loopNow.count > 0) {
+        loopAll.max = Math.max(loopAll.max, loopNow.max);
+        loopAll.p99 = Math.max(loopAll.p99, loopNow.percentile(99));
+        loopAll.count += loopNow.count;
+      }
+      loopNow = null;
+    },
+  };
   const t0 = performance.now();
   const result: ClassResult = {
     cls: spec.name,
@@ -641,8 +662,8 @@ async function runClass<B>(spec: ClassSpec<B>): Promise<ClassResult> {
     await new Promise((r) => setTimeout(r, 3 * PROBE_EVERY_MS));
     prober.stop();
     loop.disable();
-    result.loopDelayMaxMs = loop.max / 1e6;
-    result.loopDelayP99Ms = loop.percentile(99) / 1e6;
+    result.loopDelayMaxMs = loopAll.count ? loopAll.max / 1e6 : 0;
+    result.loopDelayP99Ms = loopAll.p99 / 1e6;
     result.wallMs = performance.now() - t0;
 
     // End state.
@@ -701,7 +722,7 @@ function summaryLines(r: ClassResult): string[] {
     `  statuses ${histogram}`,
     `  latency p50 ${pct(ms, 50)} ms, p99 ${pct(ms, 99)} ms, max ${Math.round(r.maxMs)} ms (${r.maxCase})`,
     `  /healthz: ${r.probe.count} probes, max ${r.probe.max === Infinity ? 'FAILED' : `${r.probe.max.toFixed(1)} ms`}, p99 ${pct(r.probe.samples, 99).toFixed(1)} ms${r.probe.worstAt ? ` (worst during ${r.probe.worstAt.slice(0, 200)})` : ''}`,
-    `  event-loop delay max ${r.loopDelayMaxMs.toFixed(1)} ms, p99 ${r.loopDelayP99Ms.toFixed(1)} ms; warm-up ${Math.round(r.warmup.ms)} ms with loop delay max ${r.warmup.loopDelayMaxMs.toFixed(1)} ms (not asserted)`,
+    `  event-loop delay max ${r.loopDelayMaxMs.toFixed(1)} ms, p99 ≤ ${r.loopDelayP99Ms.toFixed(1)} ms; warm-up ${Math.round(r.warmup.ms)} ms with loop delay max ${r.warmup.loopDelayMaxMs.toFixed(1)} ms (not asserted)`,
     `  rss ${r.rssMb.toFixed(0)} MB (bound ${settings.rssMb} MB), heap ${r.heapMb.toFixed(0)} MB`,
     `  failures ${r.failures.length}`,
     `  most time: ${timeByTag(r)}`,
