@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import type { InspectReply, InspectTask } from '../src/api/inspector.js';
 import { initBackend } from '../src/engine/backend.js';
 import { inspectDatasetFile, inspectModelFiles } from '../src/inspect.js';
+import { DEFAULT_MODEL_LIMITS } from '../src/io/topology-check.js';
 
 // The parent kills this process on a deadline, but if the parent itself is SIGKILLed, nobody will.
 // A watchdog thread runs even while the main thread is stuck in a loop a hostile model provoked,
@@ -29,7 +30,8 @@ async function inspect(task: InspectTask): Promise<unknown> {
   }
   const bytes = new Map<string, Uint8Array>();
   for (const [name, path] of Object.entries(task.files)) bytes.set(name, await readFile(path));
-  const summary = await inspectModelFiles(bytes);
+  const { maxParams, maxLayers, maxDepth } = task.limits;
+  const summary = await inspectModelFiles(bytes, { ...DEFAULT_MODEL_LIMITS, maxParams, maxLayers, maxDepth });
   return { summary, keep: referencedFiles(bytes.get('model.json')!) };
 }
 

@@ -73,8 +73,8 @@ const MAX_STATE_OUTPUTS = 64;
 const MAX_GRAPH_DEPTH = 2500;
 const MAX_BUILD_STEPS = 2 ** 20;
 
-function fail(message: string, status: 422 | 413 = 422): never {
-  throw new InputError('model.json', `model.json: ${message}`, status);
+function fail(message: string): never {
+  throw new InputError('model.json', `model.json: ${message}`);
 }
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isIndex = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -128,7 +128,7 @@ export function checkTopology(modelTopology: unknown, limits: ModelLimits): void
       children = wrappedLayers(cf, label);
     }
     layers += children.length;
-    if (layers > limits.maxLayers) fail(`the model has more than ${limits.maxLayers} layers`, 413);
+    if (layers > limits.maxLayers) fail(`the model has more than ${limits.maxLayers} layers`);
     for (const child of children) stack.push(child);
   }
 }
@@ -189,7 +189,7 @@ function checkSizes(cf: Map<string, unknown>, label: string, limits: ModelLimits
     for (const v of Array.isArray(value) ? value : [value]) {
       if (v === null || v === undefined) continue; // Keras's default for the field
       if (!Number.isSafeInteger(v) || (v as number) <= 0) fail(`${label}: ${snake(key)} ${shown(value)} is not a positive integer`);
-      if ((v as number) > max) fail(`${label}: ${snake(key)} ${shown(value)} is above the limit of ${max}`, 413);
+      if ((v as number) > max) fail(`${label}: ${snake(key)} ${shown(value)} is above the limit of ${max}`);
     }
   };
   for (const key of WEIGHT_DIMS) positive(key, limits.maxParams);
@@ -207,11 +207,11 @@ function checkSizes(cf: Map<string, unknown>, label: string, limits: ModelLimits
     const [batch, sample] = key === 'inputShape' ? [batchSize ?? null, dims] : [dims[0] ?? null, dims.slice(1)];
     const perSample = sample.reduce<number>((n, d) => n * (d ?? 1), 1);
     if (perSample > limits.maxInputElements) {
-      fail(`${label}: ${snake(key)} ${shown(shape)} declares ${perSample} elements per sample, more than the limit of ${limits.maxInputElements}`, 413);
+      fail(`${label}: ${snake(key)} ${shown(shape)} declares ${perSample} elements per sample, more than the limit of ${limits.maxInputElements}`);
     }
     // A fixed batch size makes tfjs allocate per-batch state (a stateful RNN's), so it counts too.
     if (typeof batch === 'number' && batch * perSample > limits.maxInputElements) {
-      fail(`${label}: ${snake(key)} ${shown(shape)} with batch size ${batch} declares more than ${limits.maxInputElements} elements`, 413);
+      fail(`${label}: ${snake(key)} ${shown(shape)} with batch size ${batch} declares more than ${limits.maxInputElements} elements`);
     }
   }
 }
@@ -251,7 +251,7 @@ function functionalLayers(config: unknown, label: string, limits: ModelLimits): 
   const list = cf.get('layers');
   if (!Array.isArray(list)) fail(`${of} has no list of layers`);
   const entries = list as unknown[];
-  if (entries.length > limits.maxLayers) fail(`the model has more than ${limits.maxLayers} layers`, 413);
+  if (entries.length > limits.maxLayers) fail(`the model has more than ${limits.maxLayers} layers`);
 
   const byName = new Map<string, GraphLayer>();
   const graph: GraphLayer[] = [];
@@ -416,7 +416,7 @@ function checkBuildCost(order: number[], deps: number[][], owner: GraphLayer[], 
       // An input from a layer listed later is made later in the pass, so this call waits a pass.
       p = Math.max(p, pass[u] + (owner[u].position > owner[v].position ? 1 : 0));
     }
-    if (d > MAX_GRAPH_DEPTH) fail(`${owner[v].label} lies ${d} layers deep in the graph, deeper than the ${MAX_GRAPH_DEPTH} TensorFlow.js can build`, 413);
+    if (d > MAX_GRAPH_DEPTH) fail(`${owner[v].label} lies ${d} layers deep in the graph, deeper than the ${MAX_GRAPH_DEPTH} TensorFlow.js can build`);
     depth[v] = d;
     pass[v] = p;
     passes = Math.max(passes, p);

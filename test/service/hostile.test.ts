@@ -255,7 +255,8 @@ describe('slow clients and leftovers', () => {
       // A job's scratch folder whose job is not live goes too; both look abandoned for an hour.
       await mkdir(join(env.dataDir, 'tmp', 'job-gone', 'out'), { recursive: true });
       const hourAgo = new Date(Date.now() - 3600_000);
-      for (const p of [join('tmp', partial), join('tmp', partial, 'd.npz'), 'tmp/job-gone', 'tmp/job-gone/out']) {
+      const inPartial = (await readdir(join(env.dataDir, 'tmp', partial))).map((n) => join('tmp', partial, n));
+      for (const p of [join('tmp', partial), ...inPartial, 'tmp/job-gone', 'tmp/job-gone/out']) {
         await utimes(join(env.dataDir, p), hourAgo, hourAgo);
       }
       // A fresh upload folder (another API on the shared volume writing it) stays.
