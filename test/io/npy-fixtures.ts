@@ -10,11 +10,15 @@ export interface NpyOptions {
 
 /** A .npy file from a dtype descr, a shape and the raw data bytes (already in file order). */
 export function npyBytes(descr: string, shape: number[], data: Uint8Array, opts: NpyOptions = {}): Uint8Array {
-  const version = opts.version ?? 1;
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   // A descr starting with "[" is a structured dtype, written as a Python list rather than a string.
   const d = descr.startsWith('[') ? descr : `'${descr}'`;
-  let header = `{'descr': ${d}, 'fortran_order': ${opts.fortran ? 'True' : 'False'}, 'shape': ${shapeText}, }`;
+  return npyWithHeader(`{'descr': ${d}, 'fortran_order': ${opts.fortran ? 'True' : 'False'}, 'shape': ${shapeText}, }`, data, opts);
+}
+
+/** A .npy file with the header dict text given as is (numpy's padding added unless opts.pad is false). */
+export function npyWithHeader(header: string, data: Uint8Array, opts: NpyOptions = {}): Uint8Array {
+  const version = opts.version ?? 1;
   // numpy pads with spaces so the data starts at a multiple of 64, and ends the header with \n.
   const prefix = version === 1 ? 10 : 12;
   const headerBytes = () => new TextEncoder().encode(header).length;
