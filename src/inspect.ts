@@ -2,8 +2,9 @@
 // returns on upload. Callers get plain data; TensorFlow.js stays behind this module.
 import * as tf from '@tensorflow/tfjs';
 import { currentBackend, initBackend } from './engine/backend.js';
-import { describeDataset, loadDataset, sampleShapeFits } from './io/dataset.js';
+import { sampleShapeFits, type DatasetSummary } from './io/dataset.js';
 import { artifactsFromFiles, loadModelFromArtifacts } from './io/model-files.js';
+import { inspectNpzFile, type NpzLimits } from './io/npz-stream.js';
 import { findBlocks, type NotPrunable } from './vbp/blocks.js';
 import { countMacs, countParams } from './vbp/cost.js';
 
@@ -16,14 +17,7 @@ export interface ModelSummary {
   notPrunable: NotPrunable[];
 }
 
-export interface DatasetSummary {
-  samples: number;
-  xShape: number[];
-  sampleShape: number[];
-  xDtype: string;
-  hasLabels: boolean;
-  classes: number | null;
-}
+export type { DatasetSummary } from './io/dataset.js';
 
 export function summarizeModel(model: tf.LayersModel): ModelSummary {
   const { blocks, notPrunable } = findBlocks(model);
@@ -50,9 +44,9 @@ export async function inspectModelFiles(files: Map<string, Uint8Array>): Promise
   }
 }
 
-export async function inspectDatasetFile(path: string, field = 'file'): Promise<DatasetSummary> {
-  const dataset = await loadDataset(path, field);
-  return { ...describeDataset(dataset), sampleShape: dataset.sampleShape };
+/** Validates and summarises a dataset .npz in bounded memory, whatever its size (see npz-stream.ts). Throws InputError. */
+export async function inspectDatasetFile(path: string, field = 'file', limits: NpzLimits): Promise<DatasetSummary> {
+  return inspectNpzFile(path, field, limits);
 }
 
 /** A dataset fits when its sample shape equals the model's input shape without the batch dimension (null dims match any size). */

@@ -18,6 +18,16 @@ export interface Dataset {
   classes: number | null;
 }
 
+/** What inspecting a dataset file reports (the API stores it with the upload). */
+export interface DatasetSummary {
+  samples: number;
+  xShape: number[];
+  sampleShape: number[];
+  xDtype: string;
+  hasLabels: boolean;
+  classes: number | null;
+}
+
 /** Reads a .npz from a path or bytes. `field` names the request input in errors ("data", "evalData"). */
 export async function loadDataset(source: string | Uint8Array, field = 'data'): Promise<Dataset> {
   let bytes: Uint8Array;
@@ -25,11 +35,14 @@ export async function loadDataset(source: string | Uint8Array, field = 'data'): 
     try {
       bytes = await readFile(source);
     } catch (e) {
-      throw new InputError(field, `${field}: cannot read ${source}: ${(e as Error).message}`);
+      throw cannotRead(field, source, e);
     }
   } else bytes = source;
   return datasetFromArrays(parseNpz(bytes, field), field);
 }
+
+export const cannotRead = (field: string, path: string, e: unknown) =>
+  new InputError(field, `${field}: cannot read ${path}: ${(e as Error).message}`);
 
 export function datasetFromArrays(arrays: Map<string, NpyArray>, field = 'data'): Dataset {
   const xa = arrays.get('x');
@@ -67,9 +80,10 @@ export interface ValueRule {
   error(index: number, value: number): InputError;
 }
 
-export function checkValues(values: ArrayLike<number>, rule: ValueRule): void {
+/** `first`: the index in the whole array of values[0], for arrays checked a piece at a time. */
+export function checkValues(values: ArrayLike<number>, rule: ValueRule, first = 0): void {
   const i = rule.firstBad(values);
-  if (i >= 0) throw rule.error(i, values[i]);
+  if (i >= 0) throw rule.error(first + i, values[i]);
 }
 
 /** x becomes float32: NaN, Infinity and float64 beyond ±3.4e38 (Infinity once converted) are refused. */

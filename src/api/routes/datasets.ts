@@ -28,7 +28,7 @@ export default async function datasetRoutes(app: FastifyInstance) {
         throw new ApiError('invalid-input', 422, `"${file.name}" is not a .npz file (np.savez(path, x=..., y=...))`, file.field);
       }
       const { inspectDatasetFile } = await import('../../inspect.js');
-      const summary = await inspectDatasetFile(file.path, file.field);
+      const summary = await inspectDatasetFile(file.path, file.field, { maxUnzippedBytes: lopper.config.maxUploadBytes, maxCompressionRatio: 200 });
       stored = true;
       const obj = await lopper.storage.putFile(`datasets/${id}/data.npz`, file.path);
       record = {
