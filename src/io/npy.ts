@@ -51,6 +51,9 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 /** numpy's own limit is 10,000 bytes (its max_header_size); anything far past that is not an array header. */
 export const MAX_NPY_HEADER_BYTES = 65536;
 
+// numpy 2's NPY_MAXDIMS; also what keeps shapes quoted in error messages short.
+const MAX_DIMS = 64;
+
 /** What the preamble and header dict of a .npy say, before any data is read. */
 export interface NpyHeader {
   /** NumPy's name for the stored dtype, as in NpyArray. */
@@ -182,6 +185,7 @@ function parseHeader(header: string, fail: (why: string) => never) {
     skipSpace();
     // "(5)" is an int to Python, but other .npy writers use it for 1-D shapes and it was always accepted here.
     while (header[i] !== ')') {
+      if (dims.length === MAX_DIMS) fail(`shape has more than ${MAX_DIMS} dimensions`);
       dims.push(integer());
       skipSpace();
       if (header[i] === ',') i++;

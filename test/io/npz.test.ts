@@ -136,6 +136,7 @@ test('header dict: rejects what numpy would not read, without echoing more than 
   reject(`{'descr': '<f4', 'fortran_order': False, 'shape': (${'9'.repeat(30_000)},)}`, /shape dimension 9{20}\.\.\. is too large/);
   reject(`{'descr': '<f4', 'fortran_order': False, 'shape': (${2 ** 27}, ${2 ** 27})}`, /shape \[134217728, 134217728\] is too large/);
   reject(`{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,)}`, /structured \(record\) dtypes are not supported/);
+  reject(`{'descr': '<f4', 'fortran_order': False, 'shape': (${'1, '.repeat(21_000)})}`, /shape has more than 64 dimensions/);
 });
 
 test('a crafted header is refused in linear time; one over MAX_NPY_HEADER_BYTES before it is read', () => {
