@@ -26,7 +26,8 @@ function referencedFiles(modelJson: Uint8Array): string[] {
 
 async function inspect(task: InspectTask): Promise<unknown> {
   if (task.kind === 'dataset') {
-    return inspectDatasetFile(task.path, task.field);
+    const { maxUnzippedBytes, maxCompressionRatio } = task.limits;
+    return inspectDatasetFile(task.path, task.field, { maxUnzippedBytes, maxCompressionRatio });
   }
   const bytes = new Map<string, Uint8Array>();
   for (const [name, path] of Object.entries(task.files)) bytes.set(name, await readFile(path));
