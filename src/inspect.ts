@@ -2,8 +2,9 @@
 // returns on upload. Callers get plain data; TensorFlow.js stays behind this module.
 import * as tf from '@tensorflow/tfjs';
 import { currentBackend, initBackend } from './engine/backend.js';
-import { describeDataset, loadDataset } from './io/dataset.js';
+import type { DatasetSummary } from './io/dataset.js';
 import { artifactsFromFiles, loadModelFromArtifacts } from './io/model-files.js';
+import { inspectNpzFile, type NpzLimits } from './io/npz-stream.js';
 import { DEFAULT_MODEL_LIMITS, type ModelLimits } from './io/topology-check.js';
 import { findBlocks, type NotPrunable } from './vbp/blocks.js';
 import { countMacs, countParams } from './vbp/cost.js';
@@ -17,14 +18,7 @@ export interface ModelSummary {
   notPrunable: NotPrunable[];
 }
 
-export interface DatasetSummary {
-  samples: number;
-  xShape: number[];
-  sampleShape: number[];
-  xDtype: string;
-  hasLabels: boolean;
-  classes: number | null;
-}
+export type { DatasetSummary } from './io/dataset.js';
 
 export function summarizeModel(model: tf.LayersModel): ModelSummary {
   const { blocks, notPrunable } = findBlocks(model);
@@ -51,7 +45,7 @@ export async function inspectModelFiles(files: Map<string, Uint8Array>, limits: 
   }
 }
 
-export async function inspectDatasetFile(path: string, field = 'file'): Promise<DatasetSummary> {
-  const dataset = await loadDataset(path, field);
-  return { ...describeDataset(dataset), sampleShape: dataset.sampleShape };
+/** Validates and summarises a dataset .npz in bounded memory, whatever its size (see npz-stream.ts). Throws InputError. */
+export async function inspectDatasetFile(path: string, field = 'file', limits: NpzLimits): Promise<DatasetSummary> {
+  return inspectNpzFile(path, field, limits);
 }

@@ -7,6 +7,7 @@ import { initBackend } from './engine/backend.js';
 import { CancelledError, InputError } from './errors.js';
 import { checkFitsModel, loadDataset, splitHoldout, takeSamples, type Dataset } from './io/dataset.js';
 import { loadModel } from './io/model-files.js';
+import type { ModelLimits } from './io/topology-check.js';
 import { saveModelFiles, zipModelFiles } from './io/model-save.js';
 import { prepareOutput } from './io/output-dir.js';
 import { shuffledIndices } from './io/random.js';
@@ -36,6 +37,8 @@ export interface PipelineInput {
   pruning: PruningOptions;
   fineTune: FineTuneOptions;
   backend?: BackendName;
+  /** The operator's model limits (MAX_MODEL_PARAMS, ...); the defaults otherwise. */
+  modelLimits?: ModelLimits;
 }
 
 export interface PipelineHooks {
@@ -113,7 +116,7 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
   const disposables: tf.LayersModel[] = [];
   let published = false;
   try {
-    const { model } = await loadModel(input.model);
+    const { model } = await loadModel(input.model, input.modelLimits);
     disposables.push(model);
     if (model.inputs.length !== 1 || model.outputs.length !== 1) {
       throw new InputError('model', `models with ${model.inputs.length} inputs and ${model.outputs.length} outputs are not supported: one input and one output`);

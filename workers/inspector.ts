@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import type { InspectReply, InspectTask } from '../src/api/inspector.js';
 import { initBackend } from '../src/engine/backend.js';
 import { inspectDatasetFile, inspectModelFiles } from '../src/inspect.js';
+import { DEFAULT_MODEL_LIMITS } from '../src/io/topology-check.js';
 
 // The parent kills this process on a deadline, but if the parent itself is SIGKILLed, nobody will.
 // A watchdog thread runs even while the main thread is stuck in a loop a hostile model provoked,
@@ -25,11 +26,13 @@ function referencedFiles(modelJson: Uint8Array): string[] {
 
 async function inspect(task: InspectTask): Promise<unknown> {
   if (task.kind === 'dataset') {
-    return inspectDatasetFile(task.path, task.field);
+    const { maxUnzippedBytes, maxCompressionRatio } = task.limits;
+    return inspectDatasetFile(task.path, task.field, { maxUnzippedBytes, maxCompressionRatio });
   }
   const bytes = new Map<string, Uint8Array>();
   for (const [name, path] of Object.entries(task.files)) bytes.set(name, await readFile(path));
-  const summary = await inspectModelFiles(bytes);
+  const { maxParams, maxLayers, maxDepth } = task.limits;
+  const summary = await inspectModelFiles(bytes, { ...DEFAULT_MODEL_LIMITS, maxParams, maxLayers, maxDepth });
   return { summary, keep: referencedFiles(bytes.get('model.json')!) };
 }
 

@@ -8,6 +8,7 @@ import { UnrecoverableError, WaitingError, type SandboxedJob } from 'bullmq';
 import { pino } from 'pino';
 import { problem, type Problem } from '../src/problem.js';
 import { loadConfig } from '../src/config.js';
+import { DEFAULT_MODEL_LIMITS } from '../src/io/topology-check.js';
 import { runPipeline } from '../src/pipeline.js';
 import { OUTPUT_FILES } from '../src/request.js';
 import { createRedis } from '../src/queue/connection.js';
@@ -79,6 +80,7 @@ export default async function processJob(job: SandboxedJob<JobRequest>, token?: 
         pruning: request.pruning,
         fineTune: request.fineTune,
         backend: config.backend,
+        modelLimits: { ...DEFAULT_MODEL_LIMITS, maxParams: config.maxModelParams, maxLayers: config.maxModelLayers, maxDepth: config.maxConfigDepth },
       },
       { onProgress: reporter.onProgress, signal },
     );

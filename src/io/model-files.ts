@@ -149,8 +149,8 @@ function weightBudget(artifacts: tf.io.ModelArtifacts, limits: ModelLimits): Wei
     ? Infinity
     : artifacts.weightSpecs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   return declared < limits.maxParams
-    ? { limit: declared, what: `the ${declared} values its weightsManifest holds`, status: 422 }
-    : { limit: limits.maxParams, what: `the limit of ${limits.maxParams}`, status: 413 };
+    ? { limit: declared, what: `the ${declared} values its weightsManifest holds` }
+    : { limit: limits.maxParams, what: `the limit of ${limits.maxParams}` };
 }
 
 export async function loadModelFromArtifacts(artifacts: tf.io.ModelArtifacts, limits: ModelLimits = DEFAULT_MODEL_LIMITS): Promise<tf.LayersModel> {

@@ -48,55 +48,200 @@ const DTYPES: Record<string, DtypeInfo> = {
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 
+/** numpy's own limit is 10,000 bytes (its max_header_size); anything far past that is not an array header. */
+export const MAX_NPY_HEADER_BYTES = 65536;
+
+// numpy 2's NPY_MAXDIMS; also what keeps shapes quoted in error messages short.
+const MAX_DIMS = 64;
+
+/** What the preamble and header dict of a .npy say, before any data is read. */
+export interface NpyHeader {
+  /** NumPy's name for the stored dtype, as in NpyArray. */
+  dtype: string;
+  descr: string;
+  shape: number[];
+  fortranOrder: boolean;
+  /** Number of elements: the product of the shape. */
+  size: number;
+  itemSize: number;
+  /** Where the data starts, counted from the magic. */
+  dataOffset: number;
+  /** How many data bytes the shape and dtype call for. */
+  dataBytes: number;
+}
+
+const npyFail = (field: string, name: string) => (why: string): never => {
+  throw new InputError(field, `${field}: ${name} is not a valid .npy array: ${why}`);
+};
+
 /** Parses one .npy file. `field` is the request input it came from, `name` the array's key. */
 export function parseNpy(bytes: Uint8Array, field: string, name: string): NpyArray {
-  const fail = (why: string): never => {
-    throw new InputError(field, `${field}: ${name} is not a valid .npy array: ${why}`);
-  };
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) fail('missing the \\x93NUMPY magic');
+  const header = readNpyHeader(bytes, field, name);
+  checkNpyDataLength(header, bytes.length - header.dataOffset, field, name);
+  let data = decodeNpyValues(header, bytes.subarray(header.dataOffset), 0, field, name);
+  if (header.fortranOrder && header.shape.length > 1) data = fortranToC(data, header.shape);
+  return { dtype: header.dtype, shape: header.shape, data };
+}
+
+/**
+ * Reads the preamble and header of the .npy that `bytes` starts with. With `complete` false, `bytes`
+ * may be just the first part of the file: a number back is how many leading bytes it needs to go on
+ * (never more than MAX_NPY_HEADER_BYTES plus the preamble), so a stream can wait for them.
+ */
+export function readNpyHeader(bytes: Uint8Array, field: string, name: string, complete?: true): NpyHeader;
+export function readNpyHeader(bytes: Uint8Array, field: string, name: string, complete: boolean): NpyHeader | number;
+export function readNpyHeader(bytes: Uint8Array, field: string, name: string, complete = true): NpyHeader | number {
+  const fail = npyFail(field, name);
+  if (MAGIC.some((b, i) => i < bytes.length && bytes[i] !== b) || (complete && bytes.length < 10)) {
+    fail('missing the \\x93NUMPY magic');
+  }
+  if (bytes.length < 10) return 10;
   const major = bytes[6];
   if (major < 1 || major > 3) fail(`unsupported format version ${major}.${bytes[7]}`);
   // Version 1 has a 2-byte header length; 2 and 3 a 4-byte one (3 also allows UTF-8 in it).
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const start = major === 1 ? 10 : 12;
-  if (bytes.length < start) fail('truncated header');
+  if (bytes.length < start) return complete ? fail('truncated header') : start;
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  if (start + headerLen > bytes.length) fail('truncated header');
+  if (headerLen > MAX_NPY_HEADER_BYTES) fail(`header of ${headerLen} bytes is longer than the ${MAX_NPY_HEADER_BYTES} allowed`);
+  if (start + headerLen > bytes.length) return complete ? fail('truncated header') : start + headerLen;
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen));
   const { descr, fortranOrder, shape } = parseHeader(header, fail);
 
   const dtype = lookupDtype(descr, field, name);
-  const size = shape.reduce((a, b) => a * b, 1);
-  const offset = start + headerLen;
-  const expected = size * dtype.size;
-  if (bytes.length - offset !== expected) {
-    fail(`shape [${shape.join(', ')}] of ${descr} needs ${expected} data bytes but the file has ${bytes.length - offset}`);
+  // Both must be exact: they are compared with byte counts and drive every loop over the data.
+  const size = shape.includes(0) ? 0 : shape.reduce((a, b) => a * b, 1);
+  if (!Number.isSafeInteger(size * dtype.size)) fail(`shape [${shape.join(', ')}] is too large`);
+  return {
+    dtype: dtype.name,
+    descr,
+    shape,
+    fortranOrder,
+    size,
+    itemSize: dtype.size,
+    dataOffset: start + headerLen,
+    dataBytes: size * dtype.size,
+  };
+}
+
+/** `available`: the data bytes after the header; a .npy holds exactly what its shape needs. */
+export function checkNpyDataLength(header: NpyHeader, available: number, field: string, name: string): void {
+  if (available !== header.dataBytes) {
+    const { shape, descr, dataBytes } = header;
+    npyFail(field, name)(`shape [${shape.join(', ')}] of ${descr} needs ${dataBytes} data bytes but the file has ${available}`);
   }
-  const little = descr[0] !== '>';
-  let data = decode(bytes.subarray(offset, offset + expected), dtype, little, size, fail);
-  if (fortranOrder && shape.length > 1) data = fortranToC(data, shape);
-  return { dtype: dtype.name, shape, data };
+}
+
+/**
+ * Values of whole elements `raw` (file order, any alignment), the first of them element `first` of the
+ * array, so that a stream can decode an array piece by piece and errors still name the element.
+ * The result may be a view of `raw`'s memory.
+ */
+export function decodeNpyValues(header: NpyHeader, raw: Uint8Array, first: number, field: string, name: string): NpyData {
+  const little = header.descr[0] !== '>';
+  return decode(raw, DTYPES[header.descr.slice(1)], little, raw.length / header.itemSize, npyFail(field, name), first);
 }
 
 // The header is a Python dict literal written by numpy, e.g.
 // {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
+// scanned in one pass: the regexes this replaced took quadratic time on crafted headers. numpy itself
+// reads it with ast.literal_eval and then insists on exactly these three keys.
 function parseHeader(header: string, fail: (why: string) => never) {
-  const q = `['"]`;
-  if (new RegExp(`${q}descr${q}\\s*:\\s*\\[`).test(header)) fail('structured (record) dtypes are not supported');
-  const descr = new RegExp(`${q}descr${q}\\s*:\\s*${q}([^'"]*)${q}`).exec(header)?.[1];
-  const fortran = new RegExp(`${q}fortran_order${q}\\s*:\\s*(True|False)`).exec(header)?.[1];
-  const shapeText = new RegExp(`${q}shape${q}\\s*:\\s*\\(([^)]*)\\)`).exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) {
-    fail(`header is not a numpy header dict: ${JSON.stringify(header.slice(0, 120))}`);
+  let i = 0;
+  const bad = (why: string): never =>
+    fail(`header is not a numpy header dict (${why} at character ${i}): ${JSON.stringify(header.slice(0, 120))}`);
+  const skipSpace = () => {
+    while (i < header.length && (header[i] === ' ' || header[i] === '\t' || header[i] === '\n' || header[i] === '\r')) i++;
+  };
+  const expect = (c: string) => {
+    skipSpace();
+    if (header[i] !== c) bad(`expected "${c}"`);
+    i++;
+  };
+  const string = (): string => {
+    skipSpace();
+    const quote = header[i];
+    if (quote !== "'" && quote !== '"') bad('expected a string');
+    const end = header.indexOf(quote, i + 1);
+    if (end < 0) bad('unterminated string');
+    const s = header.slice(i + 1, end);
+    if (s.includes('\\')) bad('escape in a string'); // never in the keys or dtype codes numpy writes
+    i = end + 1;
+    return s;
+  };
+  const integer = (): number => {
+    skipSpace();
+    const begin = i;
+    while (header[i] >= '0' && header[i] <= '9') i++;
+    if (i === begin) bad('expected an integer');
+    const v = Number(header.slice(begin, i));
+    if (!Number.isSafeInteger(v)) fail(`shape dimension ${header.slice(begin, Math.min(i, begin + 20))}... is too large`);
+    if (header[i] === 'L') i++; // Python 2 long, in files from old numpy
+    return v;
+  };
+  const tuple = (): number[] => {
+    expect('(');
+    const dims: number[] = [];
+    skipSpace();
+    // "(5)" is an int to Python, but other .npy writers use it for 1-D shapes and it was always accepted here.
+    while (header[i] !== ')') {
+      if (dims.length === MAX_DIMS) fail(`shape has more than ${MAX_DIMS} dimensions`);
+      dims.push(integer());
+      skipSpace();
+      if (header[i] === ',') i++;
+      else if (header[i] !== ')') bad('expected "," or ")"');
+      skipSpace();
+    }
+    i++;
+    return dims;
+  };
+  const bool = (): boolean => {
+    skipSpace();
+    for (const [word, value] of [['True', true], ['False', false]] as const) {
+      if (header.startsWith(word, i)) {
+        i += word.length;
+        return value;
+      }
+    }
+    return bad('expected True or False');
+  };
+
+  let descr: string | undefined;
+  let fortranOrder: boolean | undefined;
+  let shape: number[] | undefined;
+  expect('{');
+  skipSpace();
+  while (header[i] !== '}') {
+    const keyAt = i;
+    const key = string();
+    expect(':');
+    skipSpace();
+    if ((key === 'descr' && descr !== undefined) || (key === 'fortran_order' && fortranOrder !== undefined) || (key === 'shape' && shape !== undefined)) {
+      i = keyAt;
+      bad(`duplicate key '${key}'`);
+    }
+    if (key === 'descr') {
+      if (header[i] === '[') fail('structured (record) dtypes are not supported');
+      descr = string();
+    } else if (key === 'fortran_order') fortranOrder = bool();
+    else if (key === 'shape') shape = tuple();
+    else {
+      i = keyAt;
+      bad(`unexpected key ${JSON.stringify(key.slice(0, 20))}`);
+    }
+    skipSpace();
+    if (header[i] === ',') i++;
+    else if (header[i] !== '}') bad('expected "," or "}"');
+    skipSpace();
   }
-  const shape: number[] = [];
-  for (const part of shapeText!.split(',')) {
-    const t = part.trim();
-    if (t === '') continue; // trailing comma of 1-tuples: (5,)
-    if (!/^\d+L?$/.test(t)) fail(`bad shape (${shapeText})`);
-    shape.push(parseInt(t, 10));
+  i++;
+  skipSpace();
+  if (i < header.length) bad('text after the dict');
+  if (descr === undefined || fortranOrder === undefined || shape === undefined) {
+    const missing = [descr === undefined && 'descr', fortranOrder === undefined && 'fortran_order', shape === undefined && 'shape'];
+    return bad(`missing ${missing.filter(Boolean).join(', ')}`);
   }
-  return { descr: descr!, fortranOrder: fortran === 'True', shape };
+  return { descr, fortranOrder, shape };
 }
 
 function lookupDtype(descr: string, field: string, name: string): DtypeInfo {
@@ -120,7 +265,7 @@ function lookupDtype(descr: string, field: string, name: string): DtypeInfo {
   return info;
 }
 
-function decode(raw: Uint8Array, dt: DtypeInfo, little: boolean, size: number, fail: (why: string) => never): NpyData {
+function decode(raw: Uint8Array, dt: DtypeInfo, little: boolean, size: number, fail: (why: string) => never, first: number): NpyData {
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   if (dt.ctor) {
     if (dt.size === 1 || little === HOST_LITTLE_ENDIAN) {
@@ -145,7 +290,7 @@ function decode(raw: Uint8Array, dt: DtypeInfo, little: boolean, size: number, f
   for (let i = 0; i < size; i++) {
     const big = dt.name === 'int64' ? view.getBigInt64(i * 8, little) : view.getBigUint64(i * 8, little);
     const v = Number(big);
-    if (!Number.isSafeInteger(v)) fail(`${dt.name} value ${big} at index ${i} is beyond 2^53 and cannot be represented exactly`);
+    if (!Number.isSafeInteger(v)) fail(`${dt.name} value ${big} at index ${first + i} is beyond 2^53 and cannot be represented exactly`);
     if (v < -2147483648 || v > 2147483647) fitsInt32 = false;
     out[i] = v;
   }

@@ -62,9 +62,19 @@ const WRAPPED_KEYS = [...LAYER_KEYS].map(toCamelCase);
  * tfjs an undefined input, which it reports.
  */
 const MAX_STATE_OUTPUTS = 64;
+/**
+ * tfjs-layers 4.22 builds a functional model in passes over its list of layers, each pass making
+ * the calls whose inputs exist by then, and afterwards walks the graph recursively (Container's
+ * buildMapOfGraph), which overflows Node's default stack between 4,000 and 5,000 layers deep.
+ * Keras and tfjs list every layer after its inputs, so a real model takes one pass, plus one per
+ * reuse of a shared layer; a list out of order makes the build quadratic (4,000 layers listed
+ * backwards took 25 s). So the graph's depth and the passes × layers of the build are bounded.
+ */
+const MAX_GRAPH_DEPTH = 2500;
+const MAX_BUILD_STEPS = 2 ** 20;
 
-function fail(message: string, status: 422 | 413 = 422): never {
-  throw new InputError('model.json', `model.json: ${message}`, status);
+function fail(message: string): never {
+  throw new InputError('model.json', `model.json: ${message}`);
 }
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isIndex = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -118,7 +128,7 @@ export function checkTopology(modelTopology: unknown, limits: ModelLimits): void
       children = wrappedLayers(cf, label);
     }
     layers += children.length;
-    if (layers > limits.maxLayers) fail(`the model has more than ${limits.maxLayers} layers`, 413);
+    if (layers > limits.maxLayers) fail(`the model has more than ${limits.maxLayers} layers`);
     for (const child of children) stack.push(child);
   }
 }
@@ -179,7 +189,7 @@ function checkSizes(cf: Map<string, unknown>, label: string, limits: ModelLimits
     for (const v of Array.isArray(value) ? value : [value]) {
       if (v === null || v === undefined) continue; // Keras's default for the field
       if (!Number.isSafeInteger(v) || (v as number) <= 0) fail(`${label}: ${snake(key)} ${shown(value)} is not a positive integer`);
-      if ((v as number) > max) fail(`${label}: ${snake(key)} ${shown(value)} is above the limit of ${max}`, 413);
+      if ((v as number) > max) fail(`${label}: ${snake(key)} ${shown(value)} is above the limit of ${max}`);
     }
   };
   for (const key of WEIGHT_DIMS) positive(key, limits.maxParams);
@@ -197,11 +207,11 @@ function checkSizes(cf: Map<string, unknown>, label: string, limits: ModelLimits
     const [batch, sample] = key === 'inputShape' ? [batchSize ?? null, dims] : [dims[0] ?? null, dims.slice(1)];
     const perSample = sample.reduce<number>((n, d) => n * (d ?? 1), 1);
     if (perSample > limits.maxInputElements) {
-      fail(`${label}: ${snake(key)} ${shown(shape)} declares ${perSample} elements per sample, more than the limit of ${limits.maxInputElements}`, 413);
+      fail(`${label}: ${snake(key)} ${shown(shape)} declares ${perSample} elements per sample, more than the limit of ${limits.maxInputElements}`);
     }
     // A fixed batch size makes tfjs allocate per-batch state (a stateful RNN's), so it counts too.
     if (typeof batch === 'number' && batch * perSample > limits.maxInputElements) {
-      fail(`${label}: ${snake(key)} ${shown(shape)} with batch size ${batch} declares more than ${limits.maxInputElements} elements`, 413);
+      fail(`${label}: ${snake(key)} ${shown(shape)} with batch size ${batch} declares more than ${limits.maxInputElements} elements`);
     }
   }
 }
@@ -222,6 +232,8 @@ interface GraphLayer {
   outputs: number;
   /** Id of its node 0 in the model's node graph. */
   base: number;
+  /** Its index in the model's list of layers. */
+  position: number;
 }
 
 /**
@@ -239,7 +251,7 @@ function functionalLayers(config: unknown, label: string, limits: ModelLimits): 
   const list = cf.get('layers');
   if (!Array.isArray(list)) fail(`${of} has no list of layers`);
   const entries = list as unknown[];
-  if (entries.length > limits.maxLayers) fail(`the model has more than ${limits.maxLayers} layers`, 413);
+  if (entries.length > limits.maxLayers) fail(`the model has more than ${limits.maxLayers} layers`);
 
   const byName = new Map<string, GraphLayer>();
   const graph: GraphLayer[] = [];
@@ -267,7 +279,7 @@ function functionalLayers(config: unknown, label: string, limits: ModelLimits): 
     if (isInput && calls.length) fail(`${layerLabel}: an InputLayer has no inbound nodes`);
     if (!isInput && !calls.length) fail(`${layerLabel} has no inbound nodes: nothing feeds it`);
     const owned = isInput || MODELS.has(className) ? 1 : 0;
-    const layer: GraphLayer = { name, label: layerLabel, isInput, owned, calls, outputs: outputsOf(className, lf), base: nodes };
+    const layer: GraphLayer = { name, label: layerLabel, isInput, owned, calls, outputs: outputsOf(className, lf), base: nodes, position: i };
     nodes += owned + calls.length;
     byName.set(name, layer);
     graph.push(layer);
@@ -312,7 +324,7 @@ function functionalLayers(config: unknown, label: string, limits: ModelLimits): 
       owner.push(layer);
     });
   }
-  checkAcyclic(deps, owner);
+  checkBuildCost(topologicalOrder(deps, owner), deps, owner, graph.length, of);
 
   for (const key of ['inputLayers', 'outputLayers']) {
     const refs = cf.get(key);
@@ -350,8 +362,8 @@ function kwargsRefs(kwargs: unknown): unknown[][] {
   return refs;
 }
 
-/** Kahn's algorithm over the node graph; on a cycle, names the layers around it. */
-function checkAcyclic(deps: number[][], owner: GraphLayer[]): void {
+/** The node graph in topological order, by Kahn's algorithm; on a cycle, names the layers around it. */
+function topologicalOrder(deps: number[][], owner: GraphLayer[]): number[] {
   const n = deps.length;
   const waiting = new Uint32Array(n);
   const users: number[][] = Array.from({ length: n }, () => []);
@@ -362,14 +374,14 @@ function checkAcyclic(deps: number[][], owner: GraphLayer[]): void {
   const ready: number[] = [];
   for (let v = 0; v < n; v++) if (waiting[v] === 0) ready.push(v);
   const done = new Uint8Array(n);
-  let made = 0;
+  const order: number[] = [];
   while (ready.length) {
     const u = ready.pop()!;
     done[u] = 1;
-    made++;
+    order.push(u);
     for (const v of users[u]) if (--waiting[v] === 0) ready.push(v);
   }
-  if (made === n) return;
+  if (order.length === n) return order;
   // Every node left waits on another left, so following those leads around a cycle.
   const step = new Map<number, number>();
   const path: number[] = [];
@@ -387,5 +399,29 @@ function checkAcyclic(deps: number[][], owner: GraphLayer[]): void {
   if (cycle.length <= 1) fail(`${first.label} takes its own output as an input`);
   const q = cycle.map((name) => quoted(name, 24));
   const text = (q.length > 4 ? [...q.slice(0, 3), '…', q[0]] : [...q, q[0]]).join(' → ');
-  fail(`${first.label}: its inputs form a cycle: ${text}${cycle.length > 4 ? ` (${cycle.length} layers)` : ''}`);
+  return fail(`${first.label}: its inputs form a cycle: ${text}${cycle.length > 4 ? ` (${cycle.length} layers)` : ''}`);
+}
+
+/** Bounds the graph's depth and the passes tfjs's build makes over the list (see MAX_BUILD_STEPS). */
+function checkBuildCost(order: number[], deps: number[][], owner: GraphLayer[], layers: number, of: string): void {
+  const depth = new Uint32Array(deps.length);
+  const pass = new Uint32Array(deps.length);
+  let passes = 0;
+  for (const v of order) {
+    // Only a layer's own node (an InputLayer's, a nested model's) has no inputs; it exists before any pass.
+    let d = 1;
+    let p = deps[v].length ? 1 : 0;
+    for (const u of deps[v]) {
+      d = Math.max(d, depth[u] + 1);
+      // An input from a layer listed later is made later in the pass, so this call waits a pass.
+      p = Math.max(p, pass[u] + (owner[u].position > owner[v].position ? 1 : 0));
+    }
+    if (d > MAX_GRAPH_DEPTH) fail(`${owner[v].label} lies ${d} layers deep in the graph, deeper than the ${MAX_GRAPH_DEPTH} TensorFlow.js can build`);
+    depth[v] = d;
+    pass[v] = p;
+    passes = Math.max(passes, p);
+  }
+  if (passes * layers > MAX_BUILD_STEPS) {
+    fail(`${of} lists its layers far out of graph order: TensorFlow.js would make ${passes} passes over its ${layers} layers to connect them; list each layer after its inputs, as Keras and tfjs save models`);
+  }
 }

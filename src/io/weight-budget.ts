@@ -14,7 +14,6 @@ export interface WeightBudget {
   limit: number;
   /** What the limit is, for the message: "the limit of …", "the … values its manifest holds". */
   what: string;
-  status: 422 | 413;
 }
 
 type AddWeight = (this: tf.layers.Layer, name: string, shape: tf.Shape, ...rest: unknown[]) => tf.LayerVariable;
@@ -38,7 +37,7 @@ function countedAddWeight(this: tf.layers.Layer, name: string, shape: tf.Shape, 
   }
   const size = shape.reduce<number>((n, d) => n * (d as number), 1);
   if (build.used + size > build.limit) {
-    throw new InputError('model.json', `${where} ${dims} brings the model to ${build.used + size} weight values, more than ${build.what}`, build.status);
+    throw new InputError('model.json', `${where} ${dims} brings the model to ${build.used + size} weight values, more than ${build.what}`);
   }
   build.used += size;
   const variable = original!.call(this, name, shape, ...rest);

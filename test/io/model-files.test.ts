@@ -248,10 +248,10 @@ test('a layer asking for more weights than the manifest holds is refused before 
   await assert.rejects(loadModelFromArtifacts(artifacts), (e: unknown) =>
     rejects(/layer "d": weight "kernel" \[4,1000000\] brings the model to 4000000 weight values, more than the 0 values its weightsManifest holds/, 'model.json')(e) && (e as InputError).status === 422);
   assert.ok(performance.now() - start < 500);
-  // Past maxParams the limit is the one named, as a 413.
+  // Past maxParams the limit is the one named.
   const limits = { ...DEFAULT_MODEL_LIMITS, maxParams: 1000 };
   await assert.rejects(loadModelFromArtifacts({ ...artifacts, weightSpecs: [{ name: 'x', shape: [1e9], dtype: 'float32' }] }, limits), (e: unknown) =>
-    rejects(/more than the limit of 1000/, 'model.json')(e) && (e as InputError).status === 413);
+    rejects(/more than the limit of 1000/, 'model.json')(e) && (e as InputError).status === 422);
 });
 
 /** A model using every kind of weight holder: nested models, wrappers, RNN cells, BN, Lopper's MultiHeadAttention. */

@@ -6,8 +6,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../src/errors.js';
+import { MAX_NPY_HEADER_BYTES, parseNpy } from '../../src/io/npy.js';
 import { parseNpz } from '../../src/io/npz.js';
-import { npy, npyBytes, npz } from './npy-fixtures.js';
+import { encode, npy, npyBytes, npyWithHeader, npz } from './npy-fixtures.js';
 
 const inputError = (pattern: RegExp, field = 'data') => (e: unknown) =>
   e instanceof InputError && e.field === field && pattern.test(e.message);
@@ -95,6 +96,63 @@ test('rejects object, unknown and structured dtypes', () => {
   assert.throws(() => parseNpz(npz({ x: npyBytes('<U3', [1], new Uint8Array(12)) })), inputError(/unsupported dtype/));
   const structured = npyBytes("[('a', '<f4')]", [1], new Uint8Array(4));
   assert.throws(() => parseNpz(npz({ x: structured })), inputError(/structured/));
+});
+
+test('header dict: quotes, spacing, trailing commas, key order and Python 2 longs as numpy has written them', () => {
+  const data = encode('<i2', [1, 2, 3, 4, 5, 6]);
+  for (const header of [
+    `{"descr": "<i2", "fortran_order": False, "shape": (2, 3)}`,
+    `{'shape':(2,3,),'fortran_order':False,'descr':'<i2',}`,
+    `{ 'descr' : '<i2' ,\t'fortran_order' : False , 'shape' : ( 2L , 3L ) , }   `,
+  ]) {
+    const arr = parseNpy(npyWithHeader(header, data), 'data', 'a');
+    assert.deepEqual(arr.shape, [2, 3], header);
+    assert.deepEqual([...arr.data], [1, 2, 3, 4, 5, 6]);
+  }
+  assert.deepEqual(parseNpy(npyWithHeader(`{'descr': '<i2', 'fortran_order': False, 'shape': (6), }`, data), 'data', 'a').shape, [6]);
+  assert.deepEqual(parseNpy(npyWithHeader(`{'descr': '<i2', 'fortran_order': False, 'shape': (), }`, data.subarray(0, 2)), 'data', 'a').shape, []);
+});
+
+test('header dict: rejects what numpy would not read, without echoing more than its start', () => {
+  const reject = (header: string, pattern: RegExp) =>
+    assert.throws(() => parseNpy(npyWithHeader(header, new Uint8Array(4)), 'data', 'x'), (e: unknown) => {
+      assert.ok(e instanceof InputError && pattern.test(e.message), `${header}: ${(e as Error).message}`);
+      assert.ok(e.message.length < 300, e.message);
+      return true;
+    });
+  const ok = `'descr': '<f4', 'fortran_order': False, 'shape': (1,)`;
+  reject(`{${ok}, 'descr': '<f4'}`, /x is not a valid \.npy array: header is not a numpy header dict \(duplicate key 'descr'/);
+  reject(`{${ok}, 'shape': (1,)}`, /duplicate key 'shape'/);
+  reject(`{${ok}, 'align': False}`, /unexpected key "align"/);
+  reject(`{'descr': '<f4', 'shape': (1,)}`, /missing fortran_order/);
+  reject(`{'descr': '<f4', 'fortran_order': 0, 'shape': (1,)}`, /expected True or False/);
+  reject(`{'descr': '<f4', 'fortran_order': False, 'shape': [1]}`, /expected "\("/);
+  reject(`{'descr': '<f4', 'fortran_order': False, 'shape': (1, -2)}`, /expected an integer/);
+  reject(`{'descr': '<f4', 'fortran_order': False, 'shape': (1 2)}`, /expected "," or "\)"/);
+  reject(`{'descr': '<f4', 'fortran_order': False, 'shape': (1,),,}`, /expected a string/);
+  reject(`{${ok}} {}`, /text after the dict/);
+  reject(`{'descr': '<f\\x34', 'fortran_order': False, 'shape': (1,)}`, /escape/);
+  reject(`{'descr': '<f4, 'fortran_order': False, 'shape': (1,)}`, /expected "," or "}"/);
+  reject(`{'descr': '<f4', 'fortran_order': False, 'shape': (${'9'.repeat(30_000)},)}`, /shape dimension 9{20}\.\.\. is too large/);
+  reject(`{'descr': '<f4', 'fortran_order': False, 'shape': (${2 ** 27}, ${2 ** 27})}`, /shape \[134217728, 134217728\] is too large/);
+  reject(`{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,)}`, /structured \(record\) dtypes are not supported/);
+  reject(`{'descr': '<f4', 'fortran_order': False, 'shape': (${'1, '.repeat(21_000)})}`, /shape has more than 64 dimensions/);
+});
+
+test('a crafted header is refused in linear time; one over MAX_NPY_HEADER_BYTES before it is read', () => {
+  // The regexes that used to read headers took 35 s on this (100,000 repetitions) and 0.15 s at the v1 maximum.
+  for (const [version, repeats] of [[1, 6500], [2, 100_000]] as const) {
+    const header = `{'descr': '<f4', 'fortran_order': False, ${"'shape': (".repeat(repeats)}`;
+    const started = performance.now();
+    assert.throws(() => parseNpz(npz({ x: npyWithHeader(header, new Uint8Array(0), { version }) })), inputError(/x is not a valid \.npy array/));
+    assert.ok(performance.now() - started < 200, `${performance.now() - started} ms`);
+  }
+  const long = npyWithHeader(`{'descr': '<f4', 'fortran_order': False, 'shape': (1,)}${' '.repeat(MAX_NPY_HEADER_BYTES)}`, encode('<f4', [1]), { version: 2 });
+  assert.throws(() => parseNpy(long, 'data', 'x'), inputError(/x is not a valid \.npy array: header of 656\d\d bytes is longer than the 65536 allowed/));
+  // A length field claiming 4 GB gets the same answer, not a wait for (or allocation of) 4 GB.
+  const claims = npy('<f4', [1], [1], { version: 2 });
+  new DataView(claims.buffer).setUint32(8, 0xffffffff, true);
+  assert.throws(() => parseNpy(claims, 'data', 'x'), inputError(/header of 4294967295 bytes is longer/));
 });
 
 test('rejects data length not matching the shape', () => {

@@ -93,7 +93,8 @@ test('errors inside nested models name the model; tensor indices of nested model
   refused({ class_name: 'Sequential', config: { name: 's', layers: [] } }, /a Sequential config needs a non-empty list of layers/);
 });
 
-test('sizes: depth, layer count, declared input shapes and size fields', () => {
+test('sizes: depth, layer count, graph depth and build passes, declared input shapes and size fields', () => {
+  const chain = (n: number) => [input(), ...Array.from({ length: n }, (_, i) => dense(`l${i}`, from(i ? `l${i - 1}` : 'in')))];
   let deep: Record<string, unknown> = {};
   for (let i = 0; i < 5000; i++) deep = { class_name: 'Zeros', config: { wrapped: deep } };
   const nested = functional([input(), L('Dense', 'd', from('in'), { units: 2, kernel_initializer: deep })]);
@@ -101,20 +102,25 @@ test('sizes: depth, layer count, declared input shapes and size fields', () => {
   // The class walk that explains failed builds must not overflow on it either.
   assert.deepEqual(findUnknownClasses(nested), { layers: [], others: [] });
 
-  const many = [input(), ...Array.from({ length: 20_000 }, (_, i) => dense(`l${i}`, from(i ? `l${i - 1}` : 'in')))];
-  refused(functional(many, [['in', 0, 0]], [['l19999', 0, 0]]), /more than 10000 layers/, 413);
+  refused(functional(chain(20_000), [['in', 0, 0]], [['l19999', 0, 0]]), /more than 10000 layers/, 422);
   const seq = { class_name: 'Sequential', config: { name: 's', layers: Array.from({ length: 20_000 }, () => ({ class_name: 'Dense', config: { units: 2 } })) } };
-  refused(seq, /more than 10000 layers/, 413);
+  refused(seq, /more than 10000 layers/, 422);
 
-  refused(functional([input('in', [null, 1e6, 1e6]), dense('d', from('in'))]), /layer "in": batch_input_shape \[null,1000000,1000000\] declares 1000000000000 elements per sample, more than the limit of 268435456/, 413);
-  refused(functional([input('in', [1e5, 1e4]), dense('d', from('in'))]), /with batch size 100000 declares more than 268435456 elements/, 413);
+  // What tfjs's build can take: the graph's depth, and its passes over a list out of graph order.
+  checkTopology(functional(chain(2000), [['in', 0, 0]], [['l1999', 0, 0]]), DEFAULT_MODEL_LIMITS);
+  refused(functional(chain(3000), [['in', 0, 0]], [['l2999', 0, 0]]), /layer "l2499" lies 2501 layers deep in the graph, deeper than the 2500 TensorFlow.js can build/, 422);
+  const backwards = [input(), ...chain(2000).slice(1).reverse()];
+  refused(functional(backwards, [['in', 0, 0]], [['l1999', 0, 0]]), /the model lists its layers far out of graph order: TensorFlow.js would make 2000 passes over its 2001 layers/);
+
+  refused(functional([input('in', [null, 1e6, 1e6]), dense('d', from('in'))]), /layer "in": batch_input_shape \[null,1000000,1000000\] declares 1000000000000 elements per sample, more than the limit of 268435456/, 422);
+  refused(functional([input('in', [1e5, 1e4]), dense('d', from('in'))]), /with batch size 100000 declares more than 268435456 elements/, 422);
   refused(functional([input('in', [null, -4]), dense('d', from('in'))]), /batch_input_shape \[null,-4\] is not a list of non-negative integers/);
   refused(functional([input('in', [null, 2.5]), dense('d', from('in'))]), /is not a list of non-negative integers/);
-  refused(functional([L('InputLayer', 'in', [], { batch_shape: [null, 3e8] }), dense('d', from('in'))]), /batch_shape .* elements per sample/, 413);
-  refused(functional([input(), dense('d', from('in'), 1e12)]), /layer "d": units 1000000000000 is above the limit of 500000000/, 413);
+  refused(functional([L('InputLayer', 'in', [], { batch_shape: [null, 3e8] }), dense('d', from('in'))]), /batch_shape .* elements per sample/, 422);
+  refused(functional([input(), dense('d', from('in'), 1e12)]), /layer "d": units 1000000000000 is above the limit of 500000000/, 422);
   refused(functional([input(), dense('d', from('in'), '8' as unknown as number)]), /units "8" is not a positive integer/);
   refused(functional([input(), L('Conv2D', 'd', from('in'), { filters: 2, kernel_size: [3, 0] })]), /kernel_size \[3,0\] is not a positive integer/);
-  refused(functional([input(), L('MaxPooling1D', 'd', from('in'), { pool_size: 2, strides: 1e9 })]), /strides 1000000000 is above the limit of 268435456/, 413);
+  refused(functional([input(), L('MaxPooling1D', 'd', from('in'), { pool_size: 2, strides: 1e9 })]), /strides 1000000000 is above the limit of 268435456/, 422);
   // Wrapped layers are checked too.
   refused(functional([input(), L('TimeDistributed', 'd', from('in'), { layer: { class_name: 'Dense', config: { name: 'x', units: 0 } } })]), /layer "x" of layer "d": units 0/);
 });

@@ -52,7 +52,7 @@ export async function startRedis(): Promise<TestRedis> {
     client,
     stop: async () => {
       client.disconnect();
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGKILL');
         await exited;

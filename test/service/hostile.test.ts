@@ -3,7 +3,7 @@
 // /healthz meanwhile, and nothing is left in DATA_DIR/tmp or the store.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -26,6 +26,8 @@ before(async () => {
   env = await testEnv({ MAX_UPLOAD_BYTES: String(4 * MiB), INSPECT_TIMEOUT_MS: '4000', MAX_EPOCHS: '500' });
   app = await buildApp({ config: env.config, logger: false });
   files = await writeTinyModel(join(env.dataDir, 'fixture-model'));
+  // The first upload starts an inspector child; the /healthz figures below are for a running API.
+  assert.equal((await upload('/v1/models', modelParts(files))).statusCode, 201);
 });
 
 after(async () => {
@@ -255,7 +257,8 @@ describe('slow clients and leftovers', () => {
       // A job's scratch folder whose job is not live goes too; both look abandoned for an hour.
       await mkdir(join(env.dataDir, 'tmp', 'job-gone', 'out'), { recursive: true });
       const hourAgo = new Date(Date.now() - 3600_000);
-      for (const p of [join('tmp', partial), join('tmp', partial, 'd.npz'), 'tmp/job-gone', 'tmp/job-gone/out']) {
+      const inPartial = (await readdir(join(env.dataDir, 'tmp', partial))).map((n) => join('tmp', partial, n));
+      for (const p of [join('tmp', partial), ...inPartial, 'tmp/job-gone', 'tmp/job-gone/out']) {
         await utimes(join(env.dataDir, p), hourAgo, hourAgo);
       }
       // A fresh upload folder (another API on the shared volume writing it) stays.
@@ -266,6 +269,7 @@ describe('slow clients and leftovers', () => {
         await waitFor(async () => (await tmpEntries()).join() === 'upload-fresh', 10_000, 'the sweep at start');
       } finally {
         await next.close();
+        await rm(join(env.dataDir, 'tmp', 'upload-fresh'), { recursive: true, force: true });
       }
     } finally {
       if (api.exitCode === null && api.signalCode === null) api.kill('SIGKILL');

@@ -24,7 +24,8 @@ test('uploads and job submission never load TensorFlow.js in the API process', a
     const register = join(dir, 'register.mjs');
     await writeFile(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
     const script = fileURLToPath(new URL('./api-without-tfjs.js', import.meta.url));
-    const run = spawnSync(process.execPath, ['--import', pathToFileURL(register).href, script, join(dir, 'model')], {
+    const code = `import(${JSON.stringify(pathToFileURL(script).href)}).then((m) => m.main(${JSON.stringify(join(dir, 'model'))}))`;
+    const run = spawnSync(process.execPath, ['--import', pathToFileURL(register).href, '--input-type=module', '-e', code], {
       encoding: 'utf8',
       timeout: 120_000,
     });

@@ -2,7 +2,7 @@
 // validates it as a stream (dtype, shape, NaN, labels, truncation, unzipped size) before it is stored.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { DatasetSummary } from '../../inspect.js';
+import type { DatasetSummary } from '../../io/dataset.js';
 import type { DatasetRecord } from '../../store/catalog.js';
 import { ApiError, notFound } from '../../problem.js';
 import { idParams, listQuery, nameField } from '../schemas.js';
