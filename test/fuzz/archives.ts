@@ -761,11 +761,27 @@ function zeroNpy(rows: number) {
   return z;
 }
 
+const NUMPY_NAMES: Record<string, string> = {
+  f2: 'float16', f4: 'float32', f8: 'float64', i1: 'int8', u1: 'uint8', b1: 'bool',
+  i2: 'int16', u2: 'uint16', i4: 'int32', u4: 'uint32', i8: 'int64', u8: 'uint64',
+};
+
+/** What an accepted valid dataset must report: its sample count, shape, dtype and labels. */
+function describes(a: Arrays) {
+  return (body: any): string | null => {
+    const want = { samples: a.n, xShape: [a.n, ...a.sampleShape], xDtype: NUMPY_NAMES[a.x.dtype], hasLabels: a.y !== null };
+    const got = { samples: body?.samples, xShape: body?.xShape, xDtype: body?.xDtype, hasLabels: body?.hasLabels };
+    return JSON.stringify(got) === JSON.stringify(want) ? null : `says ${JSON.stringify(got)}, the file holds ${JSON.stringify(want)}`;
+  };
+}
+
 export function npzCase(rng: Rng, ctx: FuzzContext): CaseSpec {
   const a = randomArrays(rng);
   const m = rng.weighted(NPZ_MUTATORS.map((x) => [x.weight ?? 1, x] as const));
   const r = m.build(rng, a, ctx);
+  const plain = ['npz.ok.dtypes', 'npz.ok.fortran-order', 'npz.ok.header-version', 'npz.ok.directory-entry', 'npz.ok.uppercase-ext'].includes(m.tag);
   return {
+    check2xx: plain ? describes(a) : undefined,
     tags: [m.tag],
     expect: kindOf(r.expect ?? m.expect),
     request: uploadRequest('/v1/datasets', [{ field: 'file', filename: r.filename ?? rng.pick(['train.npz', 'data.npz', 'x.npz']), content: r.bytes }]),

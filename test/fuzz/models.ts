@@ -1051,6 +1051,23 @@ function toHalf(f: number): number {
 // ---------------------------------------------------------------------------------------------
 // The generator
 
+/** What an accepted control (the base model written differently) must report. */
+const BASE_FACTS: Record<BaseName, { params: number; inputShape: (number | null)[]; outputShape: (number | null)[] }> = {
+  mlp: { params: 8 * 16 + 16 + 16 * 3 + 3, inputShape: [null, 8], outputShape: [null, 3] },
+  residual: { params: 8 * 16 + 16 + 16 * 8 + 8 + 8 * 3 + 3, inputShape: [null, 8], outputShape: [null, 3] },
+  cnn: { params: 3 * 3 * 4 + 4 + 64 * 16 + 16 + 16 * 3 + 3, inputShape: [null, 6, 6, 1], outputShape: [null, 3] },
+};
+
+function describesBase(base: BaseName) {
+  return (body: any): string | null => {
+    const want = BASE_FACTS[base];
+    const got = { params: body?.params, inputShape: body?.inputShape, outputShape: body?.outputShape };
+    if (JSON.stringify(got) !== JSON.stringify(want)) return `says ${JSON.stringify(got)}, the model is ${JSON.stringify(want)}`;
+    if (!Array.isArray(body?.blocks) || body.blocks.length < 1) return `no prunable block found in the ${base} model (fc1 → relu → fc2)`;
+    return null;
+  };
+}
+
 const EXPECTS: Record<Expect['kind'], () => Expect> = { accept, reject, any, status: any };
 
 /** One model.json case: a control (10%), one mutation (55%) or two to four stacked ('any'). */
@@ -1097,9 +1114,11 @@ export function modelCase(rng: Rng, bases: ModelBases, ctx: FuzzContext): CaseSp
     }
     tags.unshift(...kinds);
   }
+  const control = tags[0].startsWith('model.ok.') || tags[0] === 'model.manifest.quantized-valid' || tags[0] === 'model.manifest.many-groups';
   return {
     tags,
     expect: EXPECTS[expect](),
+    check2xx: control ? describesBase(base) : undefined,
     request: uploadRequest('/v1/models', serializeDoc(doc)),
     creates: 'models',
     note: notes.join('; ').slice(0, 200),

@@ -68,6 +68,8 @@ export interface CaseSpec {
   creates?: 'models' | 'datasets' | 'jobs';
   /** A few words for the failure report. */
   note?: string;
+  /** For a 2xx: what the body must say (null when it does), e.g. a dataset's sample count. */
+  check2xx?: (body: any) => string | null;
   /**
    * Requests sent after the first, in order, each with its own expectation; `sameId` / `differentId`
    * compare the id of a 2xx body with the first response's (Idempotency-Key replays).
@@ -93,7 +95,7 @@ export interface FuzzContext {
   maxUploadBytes: number;
   /** Counts a record a class made itself (in prepare) for the end-of-class record check. */
   made(kind: 'models' | 'datasets' | 'jobs', id: string): void;
-  /** Kills the test Redis (harness stop()) once; the cleanup then leaves it alone. */
+  /** Kills the test Redis (the harness's stop(); cleanup calling it again is harmless). */
   stopRedis(): Promise<void>;
 }
 
@@ -539,13 +541,7 @@ async function runClass<B>(spec: ClassSpec<B>): Promise<ClassResult> {
       tiny,
       maxUploadBytes: MAX_UPLOAD_BYTES,
       made: (kind, id) => void result.created[kind].add(id),
-      stopRedis: async () => {
-        // The harness's stop() waits for an 'exit' that already came when called a second time
-        // on a killed server (exitCode stays null after SIGKILL), so cleanup must not call it again.
-        const stop = env.redis.stop;
-        env.redis.stop = async () => undefined;
-        await stop();
-      },
+      stopRedis: () => env.redis.stop(),
     };
     const base = spec.prepare ? await spec.prepare(ctx) : (undefined as B);
 
@@ -601,6 +597,10 @@ async function runClass<B>(spec: ClassSpec<B>): Promise<ClassResult> {
           const ok2xx = res!.statusCode >= 200 && res!.statusCode < 300;
           const id = typeof checked.body?.id === 'string' ? (checked.body.id as string) : undefined;
           if (ok2xx && c.creates && id) result.created[c.creates].add(id);
+          if (ok2xx && k === 0 && c.check2xx) {
+            const wrong = c.check2xx(checked.body);
+            if (wrong) outcome.problems.push(`2xx body: ${wrong}`);
+          }
           if (k === 0) firstId = id;
           else if (step.sameId && ok2xx && id !== firstId) outcome.problems.push(`${label}id ${id} differs from the first response's ${firstId}`);
           else if (step.differentId && ok2xx && id === firstId) outcome.problems.push(`${label}got the first response's id ${id} again`);
