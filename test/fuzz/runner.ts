@@ -17,7 +17,7 @@
 //   LOPPER_FUZZ_REPORT       a folder: <class>.json with the summary and every failure
 //   LOPPER_FUZZ_DUMP         a folder: the request of every failing case (for curl / replay)
 import assert from 'node:assert/strict';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
@@ -388,6 +388,8 @@ interface ClassResult {
   warmup: { ms: number; loopDelayMaxMs: number };
   rssMb: number;
   heapMb: number;
+  /** RSS of this process's descendants (redis-server, inspector children), reported only. */
+  childrenRssMb: { mb: number; processes: number };
   protoBefore: string[];
   protoAfter: string[];
   leftInTmp: string[];
@@ -424,6 +426,34 @@ async function walk(dir: string): Promise<string[]> {
     if (e.isDirectory()) out.push(...(await walk(p)));
   }
   return out;
+}
+
+/** Total RSS of this process's descendants, from /proc (Linux; zero elsewhere). */
+async function descendantsRssMb(): Promise<{ mb: number; processes: number }> {
+  const parent = new Map<number, number>();
+  for (const d of await readdirSafe('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = await readFile(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const mine: number[] = [];
+  const walkTree = (p: number) => {
+    for (const [c, pp] of parent) if (pp === p) mine.push(c), walkTree(c);
+  };
+  walkTree(process.pid);
+  let kb = 0;
+  for (const pid of mine) {
+    try {
+      kb += Number(/^VmRSS:\s+(\d+)/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return { mb: kb / 1024, processes: mine.length };
 }
 
 async function readdirSafe(dir: string): Promise<string[]> {
@@ -497,6 +527,7 @@ async function runClass<B>(spec: ClassSpec<B>): Promise<ClassResult> {
     warmup: { ms: 0, loopDelayMaxMs: 0 },
     rssMb: 0,
     heapMb: 0,
+    childrenRssMb: { mb: 0, processes: 0 },
     protoBefore: Object.getOwnPropertyNames(Object.prototype).sort(),
     protoAfter: [],
     leftInTmp: [],
@@ -681,6 +712,7 @@ async function runClass<B>(spec: ClassSpec<B>): Promise<ClassResult> {
       };
     }
     result.protoAfter = Object.getOwnPropertyNames(Object.prototype).sort();
+    result.childrenRssMb = await descendantsRssMb();
     global.gc?.();
     const mem = process.memoryUsage();
     result.rssMb = mem.rss / 2 ** 20;
@@ -723,7 +755,7 @@ function summaryLines(r: ClassResult): string[] {
     `  latency p50 ${pct(ms, 50)} ms, p99 ${pct(ms, 99)} ms, max ${Math.round(r.maxMs)} ms (${r.maxCase})`,
     `  /healthz: ${r.probe.count} probes, max ${r.probe.max === Infinity ? 'FAILED' : `${r.probe.max.toFixed(1)} ms`}, p99 ${pct(r.probe.samples, 99).toFixed(1)} ms${r.probe.worstAt ? ` (worst during ${r.probe.worstAt.slice(0, 200)})` : ''}`,
     `  event-loop delay max ${r.loopDelayMaxMs.toFixed(1)} ms, p99 ≤ ${r.loopDelayP99Ms.toFixed(1)} ms; warm-up ${Math.round(r.warmup.ms)} ms with loop delay max ${r.warmup.loopDelayMaxMs.toFixed(1)} ms (not asserted)`,
-    `  rss ${r.rssMb.toFixed(0)} MB (bound ${settings.rssMb} MB), heap ${r.heapMb.toFixed(0)} MB`,
+    `  rss ${r.rssMb.toFixed(0)} MB (bound ${settings.rssMb} MB), heap ${r.heapMb.toFixed(0)} MB; child processes ${r.childrenRssMb.mb.toFixed(0)} MB in ${r.childrenRssMb.processes} (not asserted)`,
     `  failures ${r.failures.length}`,
     `  most time: ${timeByTag(r)}`,
     `  tags: ${[...byTag.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([t, n]) => `${t}=${n}`).join(' ')}`,
