@@ -10,7 +10,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
 import { ApiError } from '../problem.js';
-import { safeName, tooLarge, type UploadedFile } from './upload.js';
+import { MAX_UPLOAD_FILES, safeName, tooLarge, type UploadedFile } from './upload.js';
 
 // Small archives may legitimately unpack at high ratios (a mostly-zero shard); below this the
 // ratio is not judged.
@@ -31,6 +31,10 @@ export async function unzipInto(
 
   const onFile = (entry: UnzipFile) => {
     if (failure || entry.name.endsWith('/') || entry.name.startsWith('__MACOSX/')) return;
+    if (files.length >= MAX_UPLOAD_FILES) {
+      failure = new ApiError('invalid-input', 422, `the zip holds more than ${MAX_UPLOAD_FILES} files; a model is model.json and its weight shards`, field);
+      return;
+    }
     let name: string;
     try {
       name = safeName(entry.name, field);

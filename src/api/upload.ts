@@ -38,6 +38,17 @@ export function safeName(filename: string, field: string): string {
   return base;
 }
 
+/** Files one upload may hold, as parts or as members of a model .zip (real models have a few shards). */
+export const MAX_UPLOAD_FILES = 256;
+
+/** A route hook: the body must be multipart; anything else is 415 before any body parser runs. */
+export async function requireMultipart(req: FastifyRequest): Promise<void> {
+  // The header itself: @fastify/multipart's isMultipart() is only set once its parser has run.
+  if (!/^multipart\/form-data\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
+    throw new ApiError('unsupported-media-type', 415, 'expected a multipart/form-data body', 'Content-Type');
+  }
+}
+
 export const tooLarge = (max: number) =>
   new ApiError('payload-too-large', 413, `upload exceeds MAX_UPLOAD_BYTES (${max} bytes)`, 'body');
 
@@ -45,9 +56,7 @@ export async function receiveUpload(
   req: FastifyRequest,
   opts: { tmpDir: string; maxBytes: number; fields: readonly string[]; live: Set<string> },
 ): Promise<Upload> {
-  if (!req.isMultipart()) {
-    throw new ApiError('unsupported-media-type', 415, 'expected a multipart/form-data body', 'Content-Type');
-  }
+  await requireMultipart(req);
   const dir = await mkdtemp(join(opts.tmpDir, 'upload-'));
   // Marked live so the tmp sweeper leaves it alone until the request is done with it.
   opts.live.add(basename(dir));
@@ -70,19 +79,19 @@ export async function receiveUpload(
   const aborted = new Promise<never>((_, reject) => gone.signal.addEventListener('abort', () => reject(gone.signal.reason)));
   aborted.catch(() => undefined);
   try {
-    const parts = req.parts({ limits: { fileSize: opts.maxBytes, files: 256, fields: 16, fieldSize: 4096 } })[Symbol.asyncIterator]();
+    const parts = req.parts({ limits: { fileSize: opts.maxBytes, files: MAX_UPLOAD_FILES, fields: 16, fieldSize: 4096 } })[Symbol.asyncIterator]();
     for (;;) {
       const next = await Promise.race([parts.next(), aborted]);
       if (next.done) break;
       const part = next.value;
       if (part.type === 'field') {
         if (!opts.fields.includes(part.fieldname)) {
-          throw new ApiError('bad-request', 400, `unexpected form field "${clip(part.fieldname)}" (allowed: ${opts.fields.join(', ') || 'none'})`, part.fieldname);
+          throw new ApiError('bad-request', 400, `unexpected form field "${clip(part.fieldname)}" (allowed: ${opts.fields.join(', ') || 'none'})`, part.fieldname || 'body');
         }
         upload.fields[part.fieldname] = String(part.value);
         continue;
       }
-      const name = safeName(part.filename, part.fieldname);
+      const name = safeName(part.filename, part.fieldname || 'body');
       if (upload.files.some((f) => f.name === name)) {
         throw new ApiError('invalid-input', 422, `two uploaded files are named "${name}"`, part.fieldname);
       }

@@ -6,13 +6,13 @@ import type { DatasetSummary } from '../../io/dataset.js';
 import type { DatasetRecord } from '../../store/catalog.js';
 import { ApiError, notFound } from '../../problem.js';
 import { idParams, listQuery, nameField } from '../schemas.js';
-import { receiveUpload } from '../upload.js';
+import { receiveUpload, requireMultipart } from '../upload.js';
 import { validate } from '../validate.js';
 
 export default async function datasetRoutes(app: FastifyInstance) {
   const { lopper } = app;
 
-  app.post('/v1/datasets', async (req, reply) => {
+  app.post('/v1/datasets', { onRequest: requireMultipart }, async (req, reply) => {
     const upload = await receiveUpload(req, { tmpDir: lopper.tmpDir, maxBytes: lopper.config.maxUploadBytes, fields: ['name'], live: lopper.liveTmp });
     const id = randomUUID();
     let stored = false;

@@ -1,7 +1,7 @@
 // /v1/jobs: create (validated, checked against the model and dataset, then enqueued), read, list,
 // cancel. The API never runs a job: it writes the record, adds the BullMQ job and returns 202.
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { sampleShapeFits } from '../../io/dataset.js';
 import { boundedJobRequest, type JobRequest } from '../../queue/payload.js';
@@ -49,11 +49,19 @@ async function checkCompatible(lopper: Services, request: JobRequest): Promise<v
   }
 }
 
+/** A job request is JSON; another declared media type is 415 before any body parser runs. */
+async function requireJson(req: FastifyRequest): Promise<void> {
+  const type = req.headers['content-type'];
+  if (type !== undefined && !/^application\/json\s*(;|$)/i.test(type)) {
+    throw new ApiError('unsupported-media-type', 415, 'a job request is an application/json body', 'Content-Type');
+  }
+}
+
 export default async function jobRoutes(app: FastifyInstance) {
   const { lopper } = app;
   const jobRequest = boundedJobRequest(lopper.config);
 
-  app.post('/v1/jobs', async (req, reply) => {
+  app.post('/v1/jobs', { onRequest: requireJson }, async (req, reply) => {
     const key = validate(idempotencyHeader, req.headers, 'headers')['idempotency-key'];
     const request = validate(jobRequest, req.body, 'body');
     await checkCompatible(lopper, request);

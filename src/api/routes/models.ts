@@ -11,7 +11,7 @@ import type { FileRecord, ModelRecord } from '../../store/catalog.js';
 import { ApiError, notFound } from '../../problem.js';
 import { idParams, listQuery, nameField } from '../schemas.js';
 import { unzipInto } from '../unzip.js';
-import { receiveUpload, type Upload, type UploadedFile } from '../upload.js';
+import { receiveUpload, requireMultipart, type Upload, type UploadedFile } from '../upload.js';
 import { validate } from '../validate.js';
 
 /** The model's files from an upload: the files themselves, or the members of a single .zip. */
@@ -36,7 +36,7 @@ function defaultName(upload: Upload, json: UploadedFile): string {
 export default async function modelRoutes(app: FastifyInstance) {
   const { lopper } = app;
 
-  app.post('/v1/models', async (req, reply) => {
+  app.post('/v1/models', { onRequest: requireMultipart }, async (req, reply) => {
     const upload = await receiveUpload(req, { tmpDir: lopper.tmpDir, maxBytes: lopper.config.maxUploadBytes, fields: ['name'], live: lopper.liveTmp });
     const id = randomUUID();
     let stored = false;
