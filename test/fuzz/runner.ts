@@ -181,10 +181,14 @@ class Prober {
     private inFlight: () => string,
   ) {}
 
+  /** Bumped by stop(): a probe that straddles a pause (case generation) is not a sample. */
+  private epoch = 0;
+
   start() {
     if (this.timer) return;
     const tick = async () => {
       const due = this.due;
+      const epoch = this.epoch;
       const during = this.inFlight();
       let ok = false;
       try {
@@ -194,6 +198,7 @@ class Prober {
         ok = false;
       }
       const latency = performance.now() - due;
+      if (epoch !== this.epoch) return; // stopped meanwhile: the pause is not the API's latency
       this.stats.count++;
       this.stats.samples.push(ok ? latency : Infinity);
       if (!ok || latency > this.stats.max) {
@@ -213,6 +218,7 @@ class Prober {
   stop() {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.epoch++;
   }
 }
 
