@@ -127,6 +127,8 @@ export const RESPONSE_LIMIT_MS = 5000;
 export const HEALTHZ_LIMIT_MS = 100;
 export const PROBLEM_BODY_LIMIT = 4096;
 const PROBE_EVERY_MS = 50;
+/** A fresh event-loop-delay monitor records nothing until its first 10 ms tick: wait that out. */
+const LOOP_WARMUP_MS = 25;
 
 const envList = (name: string) =>
   (process.env[name] ?? '')
@@ -657,6 +659,7 @@ async function runClass<B>(spec: ClassSpec<B>): Promise<ClassResult> {
 
     loop.enable();
     prober.start();
+    await new Promise((r) => setTimeout(r, LOOP_WARMUP_MS));
     if (spec.custom) {
       await spec.custom(ctx, base, send);
     } else {
@@ -682,10 +685,13 @@ async function runClass<B>(spec: ClassSpec<B>): Promise<ClassResult> {
           else chunk.push(c);
         }
         // libuv's clock is stale after a long synchronous stretch: let it tick before measuring,
-        // or the first event-loop-delay sample counts the generation as the API's delay.
+        // or the first event-loop-delay sample counts the generation as the API's delay. Then let
+        // the fresh monitor take its first sample (it records deltas from there on), or a block in
+        // the chunk's first request would go unseen.
         await new Promise((r) => setTimeout(r, 1));
         loop.enable();
         prober.start();
+        await new Promise((r) => setTimeout(r, LOOP_WARMUP_MS));
         let next = 0;
         const lane = async () => {
           while (next < chunk.length) {
