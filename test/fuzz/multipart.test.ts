@@ -2,7 +2,6 @@
 import { multipartCase } from './multipart.js';
 import { fuzzClass } from './runner.js';
 
-
 fuzzClass<void>({
   name: 'multipart',
   count: 600,

@@ -3,7 +3,6 @@ import { zipCase, type ArchiveBases } from './archives.js';
 import { buildBases } from './models.js';
 import { fuzzClass } from './runner.js';
 
-
 fuzzClass<ArchiveBases>({
   name: 'zip',
   count: 700,
