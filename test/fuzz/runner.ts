@@ -17,6 +17,7 @@
 //   LOPPER_FUZZ_REPORT       a folder: <class>.json with the summary and every failure
 //   LOPPER_FUZZ_DUMP         a folder: the request of every failing case (for curl / replay)
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
@@ -168,16 +169,35 @@ export function reproLine(cls: string, ids: string[]): string {
 
 interface ProbeStats {
   count: number;
+  /** Slowest probe, less any overlap with a stall of the whole machine (see MachineMeter). */
   max: number;
+  /** Slowest probe as measured. */
+  maxRaw: number;
   samples: number[];
   worstAt: string;
+}
+
+/**
+ * Milliseconds this process's main thread has spent runnable but waiting for a CPU (Linux
+ * schedstat; 0 elsewhere). On a 2-core box shared with other test runs, that wait is the machine's
+ * doing, not the API's: it is taken out of /healthz latencies and loop stalls before they are held
+ * to the bound (both numbers are printed).
+ */
+const SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
+function runqueueWaitMs(): number {
+  try {
+    return Number(readFileSync(SCHEDSTAT, 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return 0;
+  }
 }
 
 /** Probes /healthz every 50 ms; latency counts from when the probe was due, so a blocked loop shows. */
 class Prober {
   private timer: NodeJS.Timeout | null = null;
   private due = 0;
-  readonly stats: ProbeStats = { count: 0, max: 0, samples: [], worstAt: '' };
+  private waitAtSchedule = 0;
+  readonly stats: ProbeStats = { count: 0, max: 0, maxRaw: 0, samples: [], worstAt: '' };
   constructor(
     private app: FastifyInstance,
     private inFlight: () => string,
@@ -191,6 +211,8 @@ class Prober {
     const tick = async () => {
       const due = this.due;
       const epoch = this.epoch;
+      const fired = performance.now();
+      const waitAtFire = runqueueWaitMs();
       const during = this.inFlight();
       let ok = false;
       try {
@@ -199,12 +221,16 @@ class Prober {
       } catch {
         ok = false;
       }
-      const latency = performance.now() - due;
       if (epoch !== this.epoch) return; // stopped meanwhile: the pause is not the API's latency
+      const latency = performance.now() - due;
+      // CPU waits while the request ran, and (at most the lateness) while the timer was due.
+      const waited = runqueueWaitMs() - waitAtFire + Math.min(waitAtFire - this.waitAtSchedule, Math.max(0, fired - due));
+      const own = ok ? latency - waited : Infinity;
       this.stats.count++;
-      this.stats.samples.push(ok ? latency : Infinity);
-      if (!ok || latency > this.stats.max) {
-        this.stats.max = ok ? Math.max(this.stats.max, latency) : Infinity;
+      this.stats.samples.push(own);
+      this.stats.maxRaw = Math.max(this.stats.maxRaw, ok ? latency : Infinity);
+      if (own > this.stats.max || (!ok && this.stats.max !== Infinity)) {
+        this.stats.max = own;
         this.stats.worstAt = during;
       }
       if (this.timer) this.schedule(tick);
@@ -214,6 +240,7 @@ class Prober {
 
   private schedule(tick: () => void) {
     this.due = performance.now() + PROBE_EVERY_MS;
+    this.waitAtSchedule = runqueueWaitMs();
     this.timer = setTimeout(tick, PROBE_EVERY_MS);
   }
 
@@ -221,6 +248,33 @@ class Prober {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.epoch++;
+  }
+}
+
+/** Stalls of the event loop: how late a 10 ms timer came, with and without the CPU waits in it. */
+class LoopStalls {
+  private timer: NodeJS.Timeout | null = null;
+  private prev = 0;
+  private prevWait = 0;
+  own = 0;
+  raw = 0;
+  start() {
+    if (this.timer) return;
+    this.prev = performance.now();
+    this.prevWait = runqueueWaitMs();
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      const wait = runqueueWaitMs();
+      const late = now - this.prev - 10;
+      this.raw = Math.max(this.raw, late);
+      this.own = Math.max(this.own, late - Math.min(late, wait - this.prevWait));
+      this.prev = now;
+      this.prevWait = wait;
+    }, 10);
+  }
+  stop() {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
   }
 }
 
@@ -393,8 +447,13 @@ interface ClassResult {
   failures: Outcome[];
   created: { models: Set<string>; datasets: Set<string>; jobs: Set<string> };
   probe: ProbeStats;
+  /** monitorEventLoopDelay over the measured stretches, as measured (reported). */
   loopDelayMaxMs: number;
   loopDelayP99Ms: number;
+  /** The longest stall of the event loop, less the CPU waits in it (asserted), and as measured. */
+  loopStall: { own: number; raw: number };
+  /** Milliseconds the main thread waited for a CPU while measured (other processes' doing). */
+  cpuWaitMs: number;
   warmup: { ms: number; loopDelayMaxMs: number };
   rssMb: number;
   heapMb: number;
@@ -502,13 +561,19 @@ async function runClass<B>(spec: ClassSpec<B>): Promise<ClassResult> {
   // (as an upper bound) their largest p99 are kept.
   const loopAll = { max: 0, p99: 0, count: 0 };
   let loopNow: IntervalHistogram | null = null;
+  const stalls = new LoopStalls();
+  let waitFrom = 0;
   const loop = {
     enable() {
+      stalls.start();
+      waitFrom = runqueueWaitMs();
       if (loopNow) return;
       loopNow = monitorEventLoopDelay({ resolution: 10 });
       loopNow.enable();
     },
     disable() {
+      if (loopNow) result.cpuWaitMs += runqueueWaitMs() - waitFrom;
+      stalls.stop();
       if (!loopNow) return;
       loopNow.disable();
       if (loopNow.count > 0) {
@@ -532,6 +597,8 @@ async function runClass<B>(spec: ClassSpec<B>): Promise<ClassResult> {
     failures: [],
     created: { models: new Set(), datasets: new Set(), jobs: new Set() },
     probe: prober.stats,
+    loopStall: { own: 0, raw: 0 },
+    cpuWaitMs: 0,
     loopDelayMaxMs: 0,
     loopDelayP99Ms: 0,
     warmup: { ms: 0, loopDelayMaxMs: 0 },
@@ -707,6 +774,7 @@ async function runClass<B>(spec: ClassSpec<B>): Promise<ClassResult> {
     await new Promise((r) => setTimeout(r, 3 * PROBE_EVERY_MS));
     prober.stop();
     loop.disable();
+    result.loopStall = { own: stalls.own, raw: stalls.raw };
     result.loopDelayMaxMs = loopAll.count ? loopAll.max / 1e6 : 0;
     result.loopDelayP99Ms = loopAll.p99 / 1e6;
     result.wallMs = performance.now() - t0;
@@ -767,8 +835,9 @@ function summaryLines(r: ClassResult): string[] {
     `class ${r.cls}: ${r.cases} cases (${r.skipped} excluded) in ${(r.wallMs / 1000).toFixed(1)} s, seed ${settings.seed}, scale ${settings.scale}, concurrency ${settings.concurrency}`,
     `  statuses ${histogram}`,
     `  latency p50 ${pct(ms, 50)} ms, p99 ${pct(ms, 99)} ms, max ${Math.round(r.maxMs)} ms (${r.maxCase})`,
-    `  /healthz: ${r.probe.count} probes, max ${r.probe.max === Infinity ? 'FAILED' : `${r.probe.max.toFixed(1)} ms`}, p99 ${pct(r.probe.samples, 99).toFixed(1)} ms${r.probe.worstAt ? ` (worst during ${r.probe.worstAt.slice(0, 200)})` : ''}`,
-    `  event-loop delay max ${r.loopDelayMaxMs.toFixed(1)} ms, p99 ≤ ${r.loopDelayP99Ms.toFixed(1)} ms; warm-up ${Math.round(r.warmup.ms)} ms with loop delay max ${r.warmup.loopDelayMaxMs.toFixed(1)} ms (not asserted)`,
+    `  /healthz: ${r.probe.count} probes, max ${r.probe.max === Infinity ? 'FAILED' : `${r.probe.max.toFixed(1)} ms`} less CPU waits (${r.probe.maxRaw.toFixed(1)} ms measured), p99 ${pct(r.probe.samples, 99).toFixed(1)} ms${r.probe.worstAt ? ` (worst during ${r.probe.worstAt.slice(0, 200)})` : ''}`,
+    `  event-loop stall max ${r.loopStall.own.toFixed(1)} ms less CPU waits (${r.loopStall.raw.toFixed(1)} ms measured); the main thread waited ${Math.round(r.cpuWaitMs)} ms in all for a CPU (other processes, the inspector children included)`,
+    `  monitorEventLoopDelay max ${r.loopDelayMaxMs.toFixed(1)} ms, p99 ≤ ${r.loopDelayP99Ms.toFixed(1)} ms (as measured); warm-up ${Math.round(r.warmup.ms)} ms with loop delay max ${r.warmup.loopDelayMaxMs.toFixed(1)} ms (not asserted)`,
     `  rss ${r.rssMb.toFixed(0)} MB (bound ${settings.rssMb} MB), heap ${r.heapMb.toFixed(0)} MB; child processes ${r.childrenRssMb.mb.toFixed(0)} MB in ${r.childrenRssMb.processes} (not asserted)`,
     `  failures ${r.failures.length}`,
     `  most time: ${timeByTag(r)}`,
@@ -862,7 +931,10 @@ export function fuzzClass<B>(spec: ClassSpec<B>): void {
         r.probe.max < healthzLimit,
         `slowest /healthz ${r.probe.max === Infinity ? 'failed' : `${r.probe.max.toFixed(1)} ms`} (p99 ${pct(r.probe.samples, 99).toFixed(1)} ms) while in flight: ${r.probe.worstAt.slice(0, 500)}`,
       );
-      assert.ok(r.loopDelayMaxMs < HEALTHZ_LIMIT_MS, `event-loop delay reached ${r.loopDelayMaxMs.toFixed(1)} ms`);
+      assert.ok(
+        r.loopStall.own < HEALTHZ_LIMIT_MS,
+        `the event loop stalled ${r.loopStall.own.toFixed(1)} ms besides waiting for a CPU (${r.loopStall.raw.toFixed(1)} ms measured; monitorEventLoopDelay max ${r.loopDelayMaxMs.toFixed(1)} ms)`,
+      );
     });
 
     test(`process RSS at the end is below ${settings.rssMb} MB`, () => {
