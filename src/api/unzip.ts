@@ -7,8 +7,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
+import { readZipDirectory } from '../io/zip-directory.js';
 import { ApiError } from '../problem.js';
 import { MAX_UPLOAD_FILES, safeName, tooLarge, type UploadedFile } from './upload.js';
 
@@ -23,6 +25,18 @@ export async function unzipInto(
   field: string,
 ): Promise<UploadedFile[]> {
   const { maxBytes, maxRatio } = limits;
+  // The member count comes from the central directory before anything is unpacked: thousands of
+  // tiny members would otherwise each cost a file on the API's event loop.
+  const fh = await openFile(zipPath, 'r');
+  try {
+    const entries = await readZipDirectory(fh, (await fh.stat()).size, field);
+    const members = entries.filter((e) => !e.name.endsWith('/') && !e.name.startsWith('__MACOSX/')).length;
+    if (members > MAX_UPLOAD_FILES) {
+      throw new ApiError('invalid-input', 422, `the zip holds ${members} files, more than ${MAX_UPLOAD_FILES}; a model is model.json and its weight shards`, field);
+    }
+  } finally {
+    await fh.close();
+  }
   const files: UploadedFile[] = [];
   const open = new Map<string, number>();
   let total = 0;
@@ -86,7 +100,7 @@ export async function unzipInto(
   unzip.register(UnzipInflate);
   try {
     // Small reads keep each synchronous inflate step short on the API's event loop.
-    for await (const chunk of createReadStream(zipPath, { highWaterMark: 16 * 1024 })) {
+    for await (const chunk of createReadStream(zipPath, { highWaterMark: 4 * 1024 })) {
       read += (chunk as Uint8Array).length;
       unzip.push(chunk as Uint8Array);
       if (failure) break;
