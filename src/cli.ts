@@ -2,6 +2,7 @@
 // Exit codes: 0 success, 2 bad usage or bad input (nothing written to --out), 1 anything else.
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { KEYS_USAGE, keysCommand } from './cli-keys.js';
 import { CancelledError, InputError } from './errors.js';
 import { readModelSource } from './io/model-source.js';
 import { inspectModelFiles, type ModelSummary } from './inspect.js';
@@ -15,7 +16,8 @@ const USAGE = `Usage:
       [--criterion variance|magnitude|random] [--no-mean-shift] [--calibration-samples N]
       [--statistics post|pre] [--scope global|per-block]
       [--epochs 10] [--batch-size 32] [--lr 1.5e-5] [--weight-decay 0.01] [--temperature T]
-      [--distill-weight W] [--seed S] [--backend auto|webgpu|tensorflow|wasm|cpu] --out <dir> [--json]`;
+      [--distill-weight W] [--seed S] [--backend auto|webgpu|tensorflow|wasm|cpu] --out <dir> [--json]
+${KEYS_USAGE}`;
 
 const OPTIONS = {
   json: { type: 'boolean' },
@@ -148,6 +150,7 @@ async function prune(model: string, values: Record<string, any>): Promise<void> 
 
 export async function main(argv: string[]): Promise<number> {
   try {
+    if (argv[0] === 'keys') return await keysCommand(argv.slice(1));
     const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
     const [command, model, ...rest] = positionals;
     if (values.help || !command) {

@@ -22,7 +22,19 @@ const VARIABLES = {
   MAX_STALLED_COUNT: ['maxStalledCount', z.coerce.number().int().min(0).default(1)],
   SHUTDOWN_TIMEOUT_MS: ['shutdownTimeoutMs', positive(30_000)],
   LOG_LEVEL: ['logLevel', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')],
+  // Bootstrap admin key (tenant "default"); tenants' keys live in Redis (`lopper keys`). With
+  // neither, the service runs open and says so at start.
   API_KEY: ['apiKey', z.string().min(1).optional()],
+  DOCS_PUBLIC: ['docsPublic', z.enum(['true', 'false']).default('true').transform((v) => v === 'true')],
+  // Per-key request budget, shared by every API process through Redis.
+  RATE_LIMIT_MAX: ['rateLimitMax', positive(600)],
+  RATE_LIMIT_WINDOW_MS: ['rateLimitWindowMs', positive(60_000)],
+  // Default quotas per tenant (an admin may override them per tenant): bytes of models + datasets,
+  // model and dataset counts, and queued + active jobs.
+  QUOTA_STORED_BYTES: ['quotaStoredBytes', positive(100 * 1024 ** 3)],
+  QUOTA_MODELS: ['quotaModels', positive(1000)],
+  QUOTA_DATASETS: ['quotaDatasets', positive(1000)],
+  QUOTA_JOBS: ['quotaJobs', positive(100)],
   // Untrusted uploads are inspected in sandboxed child processes (src/api/inspector.ts).
   INSPECT_TIMEOUT_MS: ['inspectTimeoutMs', positive(20_000)],
   INSPECT_MEMORY_MB: ['inspectMemoryMb', z.coerce.number().int().min(128).default(4096)],

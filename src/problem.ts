@@ -16,6 +16,7 @@ export interface Problem {
 const TITLES: Record<string, string> = {
   'bad-request': 'Bad request',
   unauthorized: 'Unauthorized',
+  forbidden: 'Forbidden',
   'not-found': 'Not found',
   conflict: 'Conflict',
   'payload-too-large': 'Payload too large',
@@ -23,6 +24,8 @@ const TITLES: Record<string, string> = {
   'invalid-input': 'Invalid input',
   'range-not-satisfiable': 'Range not satisfiable',
   'request-timeout': 'Request timeout',
+  'too-many-requests': 'Too many requests',
+  'quota-exceeded': 'Quota exceeded',
   'uri-too-long': 'URI too long',
   'header-too-large': 'Request header fields too large',
   'service-unavailable': 'Service unavailable',

@@ -9,11 +9,8 @@ import docs from './plugins/docs.js';
 import errors, { clientErrorHandler, frameworkErrors } from './plugins/errors.js';
 import services from './plugins/services.js';
 import slowClients from './plugins/slow-clients.js';
-import artifactRoutes from './routes/artifacts.js';
-import datasetRoutes from './routes/datasets.js';
 import healthRoutes from './routes/health.js';
-import jobRoutes from './routes/jobs.js';
-import modelRoutes from './routes/models.js';
+import v1 from './routes/v1.js';
 
 export interface BuildAppOptions {
   config: Config;
@@ -51,13 +48,10 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(errors);
   await app.register(services, { config });
   await app.register(slowClients, { windowMs: config.uploadIdleTimeoutMs, minBytesPerSec: config.uploadMinBytesPerSec });
-  await app.register(auth, { apiKey: config.apiKey });
+  await app.register(auth);
   await app.register(multipart);
-  await app.register(docs);
+  await app.register(docs, { public: config.docsPublic });
   await app.register(healthRoutes);
-  await app.register(modelRoutes);
-  await app.register(datasetRoutes);
-  await app.register(jobRoutes);
-  await app.register(artifactRoutes);
+  await app.register(v1);
   return app;
 }

@@ -11,6 +11,7 @@ export const jobHref = (id: string) => `/v1/jobs/${id}`;
 export function jobResource(rec: JobRecord) {
   return {
     id: rec.id,
+    tenant: rec.tenant,
     state: rec.state,
     stage: rec.stage,
     progress: rec.progress,

@@ -1,4 +1,4 @@
-// Job records in Redis: one hash per job, indexes by creation time (all jobs and per state), and
+// Job records in Redis: one hash per job, per-tenant indexes by creation time (all and per state), and
 // membership in the `users` sets of the model and datasets the job reads. State changes go through
 // one Lua script so that "only from these states" (e.g. never active → queued after a cancel) holds
 // even when the API and a worker race, and indexes and users sets move with the state.
@@ -28,6 +28,7 @@ export interface EpochMetric {
 
 export interface JobRecord {
   id: string;
+  tenant: string;
   state: JobState;
   stage: Stage | null;
   progress: number;
@@ -49,7 +50,7 @@ export interface JobRecord {
 }
 
 // Stored as plain strings so the Lua scripts can read them; every other field is JSON.
-const RAW_FIELDS = new Set(['id', 'state', 'sortKey', 'modelId', 'datasetId', 'evalDatasetId']);
+const RAW_FIELDS = new Set(['id', 'tenant', 'state', 'sortKey', 'modelId', 'datasetId', 'evalDatasetId']);
 
 function encode(fields: Partial<JobRecord>): string[] {
   const out: string[] = [];
@@ -69,24 +70,26 @@ function decode(hash: Record<string, string>): JobRecord {
   return rec as unknown as JobRecord;
 }
 
-// KEYS: job, model, dataset, evalDataset, model users, dataset users, evalDataset users, jobs, jobs:queued
-// ARGV: job id, index member, field/value pairs. → 'ok' or the name of the missing reference.
+// KEYS: job, model, dataset, evalDataset, model users, dataset users, evalDataset users, jobs,
+// jobs:queued, jobs:active (the last three the tenant's). ARGV: job id, index member, the tenant's
+// jobs quota, field/value pairs. → 'ok', 'quota', or the name of the missing reference.
 const CREATE = `
 if redis.call('EXISTS', KEYS[2]) == 0 then return 'modelId' end
 if redis.call('EXISTS', KEYS[3]) == 0 then return 'datasetId' end
 if redis.call('EXISTS', KEYS[4]) == 0 then return 'evalDatasetId' end
+if redis.call('ZCARD', KEYS[9]) + redis.call('ZCARD', KEYS[10]) >= tonumber(ARGV[3]) then return 'quota' end
 redis.call('SADD', KEYS[5], ARGV[1])
 redis.call('SADD', KEYS[6], ARGV[1])
 redis.call('SADD', KEYS[7], ARGV[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('ZADD', KEYS[8], 0, ARGV[2])
 redis.call('ZADD', KEYS[9], 0, ARGV[2])
 return 'ok'`;
 
 // KEYS: job. ARGV: allowed current states (comma list), new state or '', key prefix, field/value pairs.
 // → {1, state after} when applied, {0, current state or ''} when refused.
-// The index and users keys are derived from the prefix inside the script (Lopper targets a single
-// Redis, not Redis Cluster, like the rest of its keys).
+// The index and users keys are derived from the prefix and the job's tenant inside the script, as
+// keys.ts names them (Lopper targets a single Redis, not Redis Cluster, like the rest of its keys).
 const TRANSITION = `
 local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return {0, ''} end
@@ -100,9 +103,10 @@ local new = ARGV[2]
 if new == '' or new == cur then return {1, cur} end
 local p = ARGV[3]
 local member = redis.call('HGET', KEYS[1], 'sortKey')
+local jobs = p .. ':t:' .. redis.call('HGET', KEYS[1], 'tenant') .. ':jobs:'
 redis.call('HSET', KEYS[1], 'state', new)
-redis.call('ZREM', p .. ':jobs:' .. cur, member)
-redis.call('ZADD', p .. ':jobs:' .. new, 0, member)
+redis.call('ZREM', jobs .. cur, member)
+redis.call('ZADD', jobs .. new, 0, member)
 if new == 'completed' or new == 'failed' or new == 'cancelled' then
   local id = redis.call('HGET', KEYS[1], 'id')
   local refs = redis.call('HMGET', KEYS[1], 'modelId', 'datasetId', 'evalDatasetId')
@@ -114,18 +118,19 @@ return {1, new}`;
 
 // Undoes CREATE when enqueueing fails, so a failed request leaves no record. KEYS: job; ARGV: prefix.
 const DISCARD = `
-local h = redis.call('HMGET', KEYS[1], 'id', 'state', 'sortKey', 'modelId', 'datasetId', 'evalDatasetId')
+local h = redis.call('HMGET', KEYS[1], 'id', 'state', 'sortKey', 'modelId', 'datasetId', 'evalDatasetId', 'tenant')
 if not h[1] then return 0 end
 local p = ARGV[1]
-redis.call('ZREM', p .. ':jobs', h[3])
-redis.call('ZREM', p .. ':jobs:' .. h[2], h[3])
+local jobs = p .. ':t:' .. h[7] .. ':jobs'
+redis.call('ZREM', jobs, h[3])
+redis.call('ZREM', jobs .. ':' .. h[2], h[3])
 redis.call('SREM', p .. ':model:' .. h[4] .. ':jobs', h[1])
 redis.call('SREM', p .. ':dataset:' .. h[5] .. ':jobs', h[1])
 if h[6] then redis.call('SREM', p .. ':dataset:' .. h[6] .. ':jobs', h[1]) end
 redis.call('DEL', KEYS[1])
 return 1`;
 
-export type CreateOutcome = 'ok' | 'modelId' | 'datasetId' | 'evalDatasetId';
+export type CreateOutcome = 'ok' | 'quota' | 'modelId' | 'datasetId' | 'evalDatasetId';
 
 export interface Transition {
   /** The change applies only when the job is in one of these states. */
@@ -142,25 +147,28 @@ export class JobStore {
   ) {}
 
   /** A fresh record in state `queued` for `request`. */
-  static newRecord(id: string, request: JobRequest, now = new Date()): JobRecord {
+  static newRecord(id: string, tenant: string, request: JobRequest, now = new Date()): JobRecord {
     return {
-      id, state: 'queued', stage: null, progress: 0, epoch: null, step: null, loss: null,
+      id, tenant, state: 'queued', stage: null, progress: 0, epoch: null, step: null, loss: null,
       createdAt: now.toISOString(), startedAt: null, finishedAt: null, request,
       metrics: { epochs: [] }, report: null, error: null, artifacts: [], cancelRequested: false, attempts: 0,
     };
   }
 
-  async create(rec: JobRecord): Promise<CreateOutcome> {
+  /** Creates the job unless a reference is gone or its tenant already has `maxJobs` queued + active. */
+  async create(rec: JobRecord, maxJobs: number): Promise<CreateOutcome> {
     const k = this.keys;
+    const t = rec.tenant;
     const { modelId, datasetId } = rec.request;
     const evalId = rec.request.evalDatasetId ?? datasetId;
     const member = sortKey(Date.parse(rec.createdAt), rec.id);
     const fields = encode({ ...rec, sortKey: member, modelId, datasetId, evalDatasetId: rec.request.evalDatasetId } as Partial<JobRecord>);
     return (await this.redis.eval(
-      CREATE, 9,
+      CREATE, 10,
       k.job(rec.id), k.record('model', modelId), k.record('dataset', datasetId), k.record('dataset', evalId),
-      k.users('model', modelId), k.users('dataset', datasetId), k.users('dataset', evalId), k.jobs, k.jobsIn('queued'),
-      rec.id, member, ...fields,
+      k.users('model', modelId), k.users('dataset', datasetId), k.users('dataset', evalId),
+      k.jobs(t), k.jobsIn(t, 'queued'), k.jobsIn(t, 'active'),
+      rec.id, member, maxJobs, ...fields,
     )) as CreateOutcome;
   }
 
@@ -168,9 +176,11 @@ export class JobStore {
     await this.redis.eval(DISCARD, 1, this.keys.job(id), this.prefix);
   }
 
-  async get(id: string): Promise<JobRecord | null> {
+  /** Job `id`; given a tenant, only if it is that tenant's (another's job is as absent as a missing one). */
+  async get(id: string, tenant?: string): Promise<JobRecord | null> {
     const hash = await this.redis.hgetall(this.keys.job(id));
-    return hash.state ? decode(hash) : null;
+    if (!hash.state || (tenant !== undefined && hash.tenant !== tenant)) return null;
+    return decode(hash);
   }
 
   /** Whether job `id` is queued or active (its scratch space may be in use). */
@@ -179,8 +189,8 @@ export class JobStore {
     return state !== null && !FINISHED_STATES.includes(state);
   }
 
-  async list(limit: number, cursor?: string, state?: JobState): Promise<{ items: JobRecord[]; nextCursor: string | null }> {
-    const page = await pageNewestFirst(this.redis, state ? this.keys.jobsIn(state) : this.keys.jobs, limit, cursor);
+  async list(tenant: string, limit: number, cursor?: string, state?: JobState): Promise<{ items: JobRecord[]; nextCursor: string | null }> {
+    const page = await pageNewestFirst(this.redis, state ? this.keys.jobsIn(tenant, state) : this.keys.jobs(tenant), limit, cursor);
     const pipe = this.redis.pipeline();
     for (const id of page.ids) pipe.hgetall(this.keys.job(id));
     const results = (await pipe.exec()) ?? [];

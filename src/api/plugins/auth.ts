@@ -1,9 +1,34 @@
-// Optional bearer-token auth: when API_KEY is set, every /v1 route needs
-// `Authorization: Bearer <API_KEY>`. Health checks and docs stay open for probes and browsers.
+// Who is calling: `Authorization: Bearer <key>` → a principal (tenant, scopes, key id). Keys are
+// tenants' keys from Redis (store/api-keys.ts) or the bootstrap API_KEY (admin of tenant
+// "default"). With no API_KEY and no key ever created the service runs open: every caller is
+// admin of "default", and the start-up log says so. This plugin only knows how to resolve a
+// principal; routes/v1.ts decides where it is required, on the route that matched.
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { ApiError } from '../../problem.js';
+import { DEFAULT_TENANT, grants, type Scope } from '../../store/api-keys.js';
+
+export interface Principal {
+  tenant: string;
+  scopes: Scope[];
+  /** The key's id ('bootstrap' for API_KEY), or null while the service runs open. */
+  keyId: string | null;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The caller's principal; throws 401 when a key is needed and missing or wrong. */
+    authenticate(req: FastifyRequest): Promise<Principal>;
+  }
+  interface FastifyRequest {
+    principal: Principal;
+  }
+  interface FastifyContextConfig {
+    /** The scope a route needs; by default `read` for GET and HEAD, `write` otherwise. */
+    scope?: Scope;
+  }
+}
 
 function same(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -11,19 +36,39 @@ function same(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+const unauthorized = (detail: string) =>
+  new ApiError('unauthorized', 401, detail, 'Authorization', { 'www-authenticate': 'Bearer' });
+
+/** 403 unless the principal holds the scope the matched route needs. */
+export function requireScope(req: FastifyRequest, principal: Principal): void {
+  const needed: Scope = req.routeOptions.config.scope ?? (req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write');
+  if (!grants(principal.scopes, needed)) {
+    throw new ApiError('forbidden', 403, `this key's scopes (${principal.scopes.join(', ')}) do not include "${needed}"`, 'Authorization');
+  }
+}
+
 export default fp(
-  async function auth(app: FastifyInstance, opts: { apiKey?: string }) {
-    const key = opts.apiKey;
-    if (!key) return;
-    app.addHook('onRequest', async (req) => {
-      if (!req.url.startsWith('/v1/')) return;
-      const given = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
-      if (!given || !same(given, key)) {
-        throw new ApiError('unauthorized', 401, 'missing or wrong API key (Authorization: Bearer <API_KEY>)', 'Authorization', {
-          'www-authenticate': 'Bearer',
-        });
+  async function auth(app: FastifyInstance) {
+    const { config, apiKeys } = app.lopper;
+    app.decorateRequest('principal', null as unknown as Principal);
+    app.decorate('authenticate', async (req: FastifyRequest): Promise<Principal> => {
+      const header = req.headers.authorization;
+      if (header === undefined) {
+        if (config.apiKey || (await apiKeys.enabled())) throw unauthorized('an API key is required: Authorization: Bearer <key>');
+        return { tenant: DEFAULT_TENANT, scopes: ['admin'], keyId: null };
+      }
+      const given = /^Bearer +(\S+) *$/i.exec(header)?.[1];
+      if (!given) throw unauthorized('the Authorization header must be "Bearer <key>"');
+      if (config.apiKey && same(given, config.apiKey)) return { tenant: DEFAULT_TENANT, scopes: ['admin'], keyId: 'bootstrap' };
+      const key = await apiKeys.verify(given);
+      if (!key) throw unauthorized('unknown or revoked API key');
+      return { tenant: key.tenant, scopes: key.scopes, keyId: key.id };
+    });
+    app.addHook('onReady', async () => {
+      if (!config.apiKey && !(await apiKeys.enabled().catch(() => true))) {
+        app.log.warn('AUTHENTICATION IS OFF: no API_KEY and no API keys exist, so anyone who reaches this port is an admin. Set API_KEY or create keys with `lopper keys create`.');
       }
     });
   },
-  { name: 'lopper-auth' },
+  { name: 'lopper-auth', dependencies: ['lopper-services'] },
 );

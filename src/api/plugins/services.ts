@@ -12,12 +12,14 @@ import { redisUnavailable } from '../../problem.js';
 import { InspectorPool, type InspectLimits } from '../inspector.js';
 import { bullPrefix, cancelChannel, QUEUE_NAME } from '../../queue/names.js';
 import type { JobRequest } from '../../queue/payload.js';
+import { ApiKeyStore } from '../../store/api-keys.js';
 import { Catalog, type DatasetRecord, type ModelRecord } from '../../store/catalog.js';
 import { IdempotencyStore } from '../../store/idempotency.js';
 import { JobStore } from '../../store/jobs.js';
 import { redisKeys } from '../../store/keys.js';
 import { LocalDiskStorage } from '../../store/local-disk.js';
 import type { Storage } from '../../store/storage.js';
+import { TenantStore } from '../../store/tenants.js';
 import { startSweeper, type Sweeper } from '../../store/tmp-sweeper.js';
 import { WorkerRegistry } from '../../store/workers.js';
 
@@ -30,6 +32,8 @@ export interface Services {
   datasets: Catalog<DatasetRecord>;
   jobs: JobStore;
   idempotency: IdempotencyStore;
+  apiKeys: ApiKeyStore;
+  tenants: TenantStore;
   workers: WorkerRegistry;
   /** Sandboxed children that inspect uploads (the API itself never parses a model). */
   inspector: InspectorPool;
@@ -84,6 +88,13 @@ export default fp(
       datasets: new Catalog<DatasetRecord>(redis, keys, 'dataset'),
       jobs,
       idempotency: new IdempotencyStore(redis, keys),
+      apiKeys: new ApiKeyStore(redis, keys),
+      tenants: new TenantStore(redis, keys, {
+        storedBytes: config.quotaStoredBytes,
+        models: config.quotaModels,
+        datasets: config.quotaDatasets,
+        jobs: config.quotaJobs,
+      }),
       workers: new WorkerRegistry(redis, keys),
       inspector,
       inspectLimits: {

@@ -21,7 +21,7 @@ export default async function artifactRoutes(app: FastifyInstance) {
 
   app.get('/v1/jobs/:id/artifacts/:name', async (req, reply) => {
     const { id, name } = validate(params, req.params, 'params');
-    const rec = await lopper.jobs.get(id);
+    const rec = await lopper.jobs.get(id, req.principal.tenant);
     if (!rec) throw notFound('job', id);
     const artifact = rec.artifacts.find((a) => a.name === name);
     if (!artifact) {

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DatasetSummary } from '../../io/dataset.js';
 import type { DatasetRecord } from '../../store/catalog.js';
 import { ApiError, notFound } from '../../problem.js';
+import { checkUploadRoom, quotaExceeded } from '../quota.js';
 import { idParams, listQuery, nameField } from '../schemas.js';
 import { receiveUpload, requireMultipart } from '../upload.js';
 import { validate } from '../validate.js';
@@ -13,6 +14,8 @@ export default async function datasetRoutes(app: FastifyInstance) {
   const { lopper } = app;
 
   app.post('/v1/datasets', { onRequest: requireMultipart }, async (req, reply) => {
+    const { tenant } = req.principal;
+    const quota = await checkUploadRoom(lopper, req, 'datasets');
     const upload = await receiveUpload(req, { tmpDir: lopper.tmpDir, maxBytes: lopper.config.maxUploadBytes, fields: ['name'], live: lopper.liveTmp });
     const id = randomUUID();
     let stored = false;
@@ -33,13 +36,15 @@ export default async function datasetRoutes(app: FastifyInstance) {
       const obj = await lopper.storage.putFile(`datasets/${id}/data.npz`, file.path, file.sha256);
       record = {
         id,
+        tenant,
         name: name ?? file.name.replace(/\.npz$/i, ''),
         createdAt: new Date().toISOString(),
         ...summary,
         bytes: obj.bytes,
         sha256: obj.sha256,
       };
-      await lopper.datasets.create(record);
+      const outcome = await lopper.datasets.create(record, quota);
+      if (outcome !== 'ok') throw quotaExceeded(tenant, outcome === 'count' ? 'datasets' : 'storedBytes', quota);
     } catch (err) {
       if (stored) await lopper.storage.deleteFolder(`datasets/${id}`);
       throw err;
@@ -51,19 +56,19 @@ export default async function datasetRoutes(app: FastifyInstance) {
 
   app.get('/v1/datasets', async (req) => {
     const q = validate(listQuery, req.query, 'query');
-    return lopper.datasets.list(q.limit, q.cursor);
+    return lopper.datasets.list(req.principal.tenant, q.limit, q.cursor);
   });
 
   app.get('/v1/datasets/:id', async (req) => {
     const { id } = validate(idParams, req.params, 'params');
-    const record = await lopper.datasets.get(id);
+    const record = await lopper.datasets.get(id, req.principal.tenant);
     if (!record) throw notFound('dataset', id);
     return record;
   });
 
   app.delete('/v1/datasets/:id', async (req, reply) => {
     const { id } = validate(idParams, req.params, 'params');
-    const record = await lopper.datasets.get(id);
+    const record = await lopper.datasets.get(id, req.principal.tenant);
     if (!record) throw notFound('dataset', id);
     const outcome = await lopper.datasets.remove(record);
     if (outcome === 'missing') throw notFound('dataset', id);

@@ -1,6 +1,8 @@
-// Liveness and readiness. /healthz only says the process answers; /readyz checks Redis and lists
-// the workers that sent a heartbeat in the last minute, with the backend each one runs.
+// Liveness and readiness. /healthz only says the process answers; /readyz checks Redis and, for
+// an admin key only, lists the workers that sent a heartbeat in the last minute (hosts, pids and
+// backends are nobody else's business).
 import type { FastifyInstance } from 'fastify';
+import { grants } from '../../store/api-keys.js';
 import { pingRedis } from '../../queue/connection.js';
 import { ApiError, RETRY_AFTER_S } from '../../problem.js';
 
@@ -9,7 +11,7 @@ export default async function healthRoutes(app: FastifyInstance) {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async () => {
+  app.get('/readyz', async (req) => {
     try {
       await pingRedis(lopper.redis);
     } catch (err) {
@@ -17,6 +19,8 @@ export default async function healthRoutes(app: FastifyInstance) {
         'retry-after': String(RETRY_AFTER_S),
       });
     }
+    const principal = await app.authenticate(req).catch(() => null);
+    if (!principal || !grants(principal.scopes, 'admin')) return { status: 'ready' };
     const workers = await lopper.workers.seen();
     return {
       status: 'ready',

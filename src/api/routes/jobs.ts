@@ -10,6 +10,7 @@ import { hashBody } from '../../store/idempotency.js';
 import { FINISHED_STATES, JOB_STATES, JobStore } from '../../store/jobs.js';
 import type { Services } from '../plugins/services.js';
 import { ApiError, notFound } from '../../problem.js';
+import { quotaExceeded } from '../quota.js';
 import { jobHref, jobResource } from '../resources.js';
 import { idParams, listQuery } from '../schemas.js';
 import { validate } from '../validate.js';
@@ -20,8 +21,8 @@ const idempotencyHeader = z.object({ 'idempotency-key': z.string().min(1).max(25
 const fmt = (shape: (number | null)[]) => `[${shape.map((d) => d ?? 'null').join(', ')}]`;
 
 /** The checks that need the stored records: the data must fit the model, and the model must be prunable. */
-async function checkCompatible(lopper: Services, request: JobRequest): Promise<void> {
-  const model: ModelRecord | null = await lopper.models.get(request.modelId);
+async function checkCompatible(lopper: Services, tenant: string, request: JobRequest): Promise<void> {
+  const model: ModelRecord | null = await lopper.models.get(request.modelId, tenant);
   if (!model) throw notFound('model', request.modelId, 'modelId');
   if (model.blocks.length === 0) {
     throw new ApiError('invalid-input', 422, `model "${model.id}" has no prunable MLP block (Dense → activation → Dense)`, 'modelId');
@@ -30,7 +31,7 @@ async function checkCompatible(lopper: Services, request: JobRequest): Promise<v
   for (const field of ['datasetId', 'evalDatasetId'] as const) {
     const id = request[field];
     if (id === undefined) continue;
-    const ds: DatasetRecord | null = await lopper.datasets.get(id);
+    const ds: DatasetRecord | null = await lopper.datasets.get(id, tenant);
     if (!ds) throw notFound('dataset', id, field);
     if (!sampleShapeFits(ds.sampleShape, model.inputShape.slice(1))) {
       throw new ApiError(
@@ -64,24 +65,27 @@ export default async function jobRoutes(app: FastifyInstance) {
   app.post('/v1/jobs', { onRequest: requireJson }, async (req, reply) => {
     const key = validate(idempotencyHeader, req.headers, 'headers')['idempotency-key'];
     const request = validate(jobRequest, req.body, 'body');
-    await checkCompatible(lopper, request);
+    const { tenant } = req.principal;
+    await checkCompatible(lopper, tenant, request);
 
     const id = randomUUID();
     if (key !== undefined) {
-      const claim = await lopper.idempotency.claim(key, hashBody(req.body), id);
+      const claim = await lopper.idempotency.claim(tenant, key, hashBody(req.body), id);
       if (claim.kind === 'mismatch') {
         throw new ApiError('invalid-input', 422, 'this Idempotency-Key was already used with a different request body', 'Idempotency-Key');
       }
       if (claim.kind === 'repeat') {
-        const earlier = await lopper.jobs.get(claim.jobId);
+        const earlier = await lopper.jobs.get(claim.jobId, tenant);
         if (!earlier) throw new ApiError('conflict', 409, 'a request with this Idempotency-Key is still being processed', 'Idempotency-Key');
         return reply.code(202).header('location', jobHref(earlier.id)).send(jobResource(earlier));
       }
     }
 
-    const record = JobStore.newRecord(id, request);
+    const record = JobStore.newRecord(id, tenant, request);
     try {
-      const outcome = await lopper.jobs.create(record);
+      const quota = await lopper.tenants.quota(tenant);
+      const outcome = await lopper.jobs.create(record, quota.jobs);
+      if (outcome === 'quota') throw quotaExceeded(tenant, 'jobs', quota);
       // The reference vanished between the check above and now (deleted concurrently).
       if (outcome !== 'ok') throw notFound(outcome === 'modelId' ? 'model' : 'dataset', String(request[outcome]), outcome);
       try {
@@ -91,7 +95,7 @@ export default async function jobRoutes(app: FastifyInstance) {
         throw err;
       }
     } catch (err) {
-      if (key !== undefined) await lopper.idempotency.release(key);
+      if (key !== undefined) await lopper.idempotency.release(tenant, key);
       throw err;
     }
     return reply.code(202).header('location', jobHref(id)).send(jobResource(record));
@@ -99,13 +103,13 @@ export default async function jobRoutes(app: FastifyInstance) {
 
   app.get('/v1/jobs', async (req) => {
     const q = validate(jobsQuery, req.query, 'query');
-    const page = await lopper.jobs.list(q.limit, q.cursor, q.state);
+    const page = await lopper.jobs.list(req.principal.tenant, q.limit, q.cursor, q.state);
     return { items: page.items.map(jobResource), nextCursor: page.nextCursor };
   });
 
   app.get('/v1/jobs/:id', async (req) => {
     const { id } = validate(idParams, req.params, 'params');
-    const rec = await lopper.jobs.get(id);
+    const rec = await lopper.jobs.get(id, req.principal.tenant);
     if (!rec) throw notFound('job', id);
     return jobResource(rec);
   });
@@ -114,7 +118,7 @@ export default async function jobRoutes(app: FastifyInstance) {
   // flagged and its worker told over pub/sub; it stops within one batch and ends cancelled (202).
   app.post('/v1/jobs/:id/cancel', async (req, reply) => {
     const { id } = validate(idParams, req.params, 'params');
-    const rec = await lopper.jobs.get(id);
+    const rec = await lopper.jobs.get(id, req.principal.tenant);
     if (!rec) throw notFound('job', id);
     const finished = () => new ApiError('conflict', 409, `job "${id}" has already finished`, 'id');
     if (FINISHED_STATES.includes(rec.state)) throw finished();

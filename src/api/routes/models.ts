@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ModelSummary } from '../../inspect.js';
 import type { FileRecord, ModelRecord } from '../../store/catalog.js';
 import { ApiError, notFound } from '../../problem.js';
+import { checkUploadRoom, quotaExceeded } from '../quota.js';
 import { idParams, listQuery, nameField } from '../schemas.js';
 import { unzipInto } from '../unzip.js';
 import { receiveUpload, requireMultipart, type Upload, type UploadedFile } from '../upload.js';
@@ -37,6 +38,8 @@ export default async function modelRoutes(app: FastifyInstance) {
   const { lopper } = app;
 
   app.post('/v1/models', { onRequest: requireMultipart }, async (req, reply) => {
+    const { tenant } = req.principal;
+    const quota = await checkUploadRoom(lopper, req, 'models');
     const upload = await receiveUpload(req, { tmpDir: lopper.tmpDir, maxBytes: lopper.config.maxUploadBytes, fields: ['name'], live: lopper.liveTmp });
     const id = randomUUID();
     let stored = false;
@@ -67,12 +70,14 @@ export default async function modelRoutes(app: FastifyInstance) {
       }
       record = {
         id,
+        tenant,
         name: name ?? defaultName(upload, json),
         createdAt: new Date().toISOString(),
         ...summary,
         files: kept,
       };
-      await lopper.models.create(record);
+      const outcome = await lopper.models.create(record, quota);
+      if (outcome !== 'ok') throw quotaExceeded(tenant, outcome === 'count' ? 'models' : 'storedBytes', quota);
     } catch (err) {
       if (stored) await lopper.storage.deleteFolder(`models/${id}`);
       throw err;
@@ -84,19 +89,19 @@ export default async function modelRoutes(app: FastifyInstance) {
 
   app.get('/v1/models', async (req) => {
     const q = validate(listQuery, req.query, 'query');
-    return lopper.models.list(q.limit, q.cursor);
+    return lopper.models.list(req.principal.tenant, q.limit, q.cursor);
   });
 
   app.get('/v1/models/:id', async (req) => {
     const { id } = validate(idParams, req.params, 'params');
-    const record = await lopper.models.get(id);
+    const record = await lopper.models.get(id, req.principal.tenant);
     if (!record) throw notFound('model', id);
     return record;
   });
 
   app.delete('/v1/models/:id', async (req, reply) => {
     const { id } = validate(idParams, req.params, 'params');
-    const record = await lopper.models.get(id);
+    const record = await lopper.models.get(id, req.principal.tenant);
     if (!record) throw notFound('model', id);
     const outcome = await lopper.models.remove(record);
     if (outcome === 'missing') throw notFound('model', id);

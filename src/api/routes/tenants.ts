@@ -1,0 +1,44 @@
+// GET /v1/me: the caller's tenant, scopes, quota and usage. /v1/tenants/{tenant} (admin): any
+// tenant's quota and usage, and PATCH …/quota to override a default (null goes back to it).
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { tenantSchema } from '../../store/api-keys.js';
+import { QUOTA_NAMES } from '../../store/tenants.js';
+import type { Services } from '../plugins/services.js';
+import { validate } from '../validate.js';
+
+const tenantParams = z.object({ tenant: tenantSchema });
+const quotaPatch = z
+  .object(Object.fromEntries(QUOTA_NAMES.map((n) => [n, z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable().optional()])))
+  .strict();
+
+async function tenantResource(lopper: Services, tenant: string) {
+  const [quota, overrides, usage] = await Promise.all([
+    lopper.tenants.quota(tenant),
+    lopper.tenants.overrides(tenant),
+    lopper.tenants.usage(tenant),
+  ]);
+  return { tenant, quota, overridden: Object.keys(overrides), usage };
+}
+
+export default async function tenantRoutes(app: FastifyInstance) {
+  const { lopper } = app;
+  const admin = { config: { scope: 'admin' as const } };
+
+  app.get('/v1/me', async (req) => {
+    const { tenant, scopes, keyId } = req.principal;
+    return { ...(await tenantResource(lopper, tenant)), scopes, keyId };
+  });
+
+  app.get('/v1/tenants/:tenant', admin, async (req) => {
+    const { tenant } = validate(tenantParams, req.params, 'params');
+    return tenantResource(lopper, tenant);
+  });
+
+  app.patch('/v1/tenants/:tenant/quota', admin, async (req) => {
+    const { tenant } = validate(tenantParams, req.params, 'params');
+    const patch = validate(quotaPatch, req.body, 'body');
+    await lopper.tenants.setQuota(tenant, patch);
+    return tenantResource(lopper, tenant);
+  });
+}
