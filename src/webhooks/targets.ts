@@ -136,7 +136,8 @@ export class TargetPolicy {
 
   /** Why `address` (an IP literal) is refused, or null when it may be reached. */
   refusal(address: string): string | null {
-    let ip = address;
+    // A zone index (fe80::1%eth0, as resolvers may answer) names an interface, not another address.
+    let ip = address.split('%')[0];
     let family: Family = isIP(ip) === 4 ? 'ipv4' : 'ipv6';
     // Judged as the IPv4 address it reaches, so ::ffff:127.0.0.1 is loopback (and allowed with 127.0.0.1/32).
     const v4 = family === 'ipv6' ? asIPv4(ip) : null;

@@ -75,6 +75,11 @@ describe('TargetPolicy', () => {
     });
   }
 
+  test('resolved addresses with a zone index are judged by the address', () => {
+    assert.match(strict.refusal('fe80::1%eth0')!, /link-local/);
+    assert.equal(strict.refusal('2606:2800:220:1:248:1893:25c8:1946'), null);
+  });
+
   test('public literals pass without DNS, and check returns the address', async () => {
     assert.deepEqual(await strict.check(parseTarget('http://93.184.216.34/')), ['93.184.216.34']);
     assert.deepEqual(await strict.check(parseTarget('https://[2606:2800:220:1:248:1893:25c8:1946]/')), ['2606:2800:220:1:248:1893:25c8:1946']);
