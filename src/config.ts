@@ -5,8 +5,21 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { BACKENDS } from './request.js';
+import { parseCidr } from './webhooks/targets.js';
 
 const positive = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** A comma-separated list of CIDR ranges or single addresses; each bad entry is named. */
+const cidrList = z
+  .string()
+  .default('')
+  .transform((text, ctx) => {
+    const entries = text.split(',').map((e) => e.trim()).filter(Boolean);
+    for (const entry of entries) {
+      if (!parseCidr(entry)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${JSON.stringify(entry)} is not a CIDR range or IP address` });
+    }
+    return entries;
+  });
 
 const VARIABLES = {
   PORT: ['port', z.coerce.number().int().min(0).max(65535).default(8080)],
@@ -54,6 +67,15 @@ const VARIABLES = {
   // DATA_DIR/tmp entries no live request or job owns are removed once idle this long.
   TMP_GRACE_MS: ['tmpGraceMs', positive(15 * 60_000)],
   TMP_SWEEP_INTERVAL_MS: ['tmpSweepIntervalMs', positive(5 * 60_000)],
+  // Webhooks (src/webhooks): targets in private, loopback, link-local and other special-purpose
+  // ranges are refused unless WEBHOOK_ALLOW_CIDRS lists them (e.g. 10.0.0.0/8,127.0.0.1). A failed
+  // delivery is tried WEBHOOK_ATTEMPTS times in all, waiting WEBHOOK_BACKOFF_MS × 2^(n-1) before
+  // retry n; each POST gets WEBHOOK_TIMEOUT_MS for the whole exchange.
+  WEBHOOK_ALLOW_CIDRS: ['webhookAllowCidrs', cidrList],
+  WEBHOOK_ATTEMPTS: ['webhookAttempts', z.coerce.number().int().min(1).max(50).default(8)],
+  WEBHOOK_BACKOFF_MS: ['webhookBackoffMs', positive(2_000)],
+  WEBHOOK_TIMEOUT_MS: ['webhookTimeoutMs', positive(10_000)],
+  WEBHOOK_CONCURRENCY: ['webhookConcurrency', z.coerce.number().int().min(1).max(256).default(8)],
 } as const;
 
 type Variables = typeof VARIABLES;

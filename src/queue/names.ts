@@ -1,8 +1,11 @@
 // Names shared by the API (producer) and the workers (consumers). Every key lives under the
 // configured prefix, so several Lopper installations (or test runs) can share one Redis.
 
-/** The one BullMQ queue: a job prunes one model. */
+/** The pruning queue: a job prunes one model. */
 export const QUEUE_NAME = 'prune';
+
+/** The webhook queue (src/webhooks/queue.ts): its jobs fan events out and deliver them. */
+export const WEBHOOK_QUEUE = 'webhooks';
 
 /** BullMQ's own keys sit under `<prefix>:bull:prune:*`, apart from Lopper's records. */
 export const bullPrefix = (prefix: string) => `${prefix}:bull`;

@@ -33,6 +33,13 @@ export function redisKeys(prefix: string) {
     /** Workers by last heartbeat, and each worker's self-description. */
     workers: `${prefix}:workers`,
     worker: (id: string) => `${prefix}:worker:${id}`,
+    // Webhooks (src/webhooks/store.ts).
+    /** A tenant's webhook signing secret. */
+    webhookSecret: (tenant: string) => `${prefix}:tenant:${tenant}:webhook-secret`,
+    /** Hash of a tenant's registered webhook endpoints: endpoint id → JSON record. */
+    webhookEndpoints: (tenant: string) => `${prefix}:tenant:${tenant}:webhooks`,
+    /** List of a job's webhook delivery attempts, oldest first. */
+    deliveries: (jobId: string) => `${prefix}:job:${jobId}:deliveries`,
   };
 }
 

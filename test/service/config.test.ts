@@ -28,7 +28,23 @@ test('values are coerced, empty ones count as unset, bad ones are named', () => 
   assert.throws(() => loadConfig({ LOPPER_PREFIX: 'a b' }), /LOPPER_PREFIX/);
 });
 
+test('WEBHOOK_ALLOW_CIDRS: a list of ranges and addresses, each bad entry named', () => {
+  assert.deepEqual(loadConfig({}).webhookAllowCidrs, []);
+  assert.equal(loadConfig({}).webhookAttempts, 8);
+  assert.deepEqual(loadConfig({ WEBHOOK_ALLOW_CIDRS: ' 10.0.0.0/8, 127.0.0.1 ,fd00::/8,' }).webhookAllowCidrs, ['10.0.0.0/8', '127.0.0.1', 'fd00::/8']);
+  for (const bad of ['10.0.0.0/33', 'localhost', '10.0.0.0/8/1', '::1/129', '10.0.0.0/x']) {
+    assert.throws(
+      () => loadConfig({ WEBHOOK_ALLOW_CIDRS: `127.0.0.1/32,${bad}` }),
+      (e: Error) => e instanceof ConfigError && e.message.includes('WEBHOOK_ALLOW_CIDRS') && e.message.includes(JSON.stringify(bad)),
+      bad,
+    );
+  }
+  assert.throws(() => loadConfig({ WEBHOOK_ATTEMPTS: '0' }), /WEBHOOK_ATTEMPTS/);
+});
+
 test('configToEnv round-trips', () => {
   const c = loadConfig({ PORT: '1234', DATA_DIR: '/tmp/x', API_KEY: 'k', LOPPER_BACKEND: 'wasm', SHUTDOWN_TIMEOUT_MS: '5' });
   assert.deepEqual(loadConfig(configToEnv(c)), c);
+  const hooks = loadConfig({ WEBHOOK_ALLOW_CIDRS: '10.0.0.0/8,::1', WEBHOOK_BACKOFF_MS: '20' });
+  assert.deepEqual(loadConfig(configToEnv(hooks)), hooks);
 });
