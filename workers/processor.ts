@@ -17,6 +17,8 @@ import { jobRequestSchema, type JobRequest } from '../src/queue/payload.js';
 import { JobStore, type ArtifactRecord } from '../src/store/jobs.js';
 import { redisKeys } from '../src/store/keys.js';
 import { LocalDiskStorage } from '../src/store/local-disk.js';
+import { jobAnnouncer } from '../src/webhooks/job-events.js';
+import { WebhookEmitter } from '../src/webhooks/queue.js';
 import { ProgressReporter } from './progress.js';
 
 // A worker killed with SIGKILL cannot stop its child; the child notices the IPC channel closing
@@ -26,7 +28,8 @@ process.on('disconnect', () => process.exit(1));
 const config = loadConfig();
 const log = pino({ level: config.logLevel, name: 'processor', base: { pid: process.pid, workerId: process.env.LOPPER_WORKER_ID } });
 const redis = createRedis(config.redisUrl, 'worker');
-const jobs = new JobStore(redis, redisKeys(config.prefix), config.prefix);
+const announce = jobAnnouncer(new WebhookEmitter(redis, config), log);
+const jobs = new JobStore(redis, redisKeys(config.prefix), config.prefix, announce.finished);
 const storage = new LocalDiskStorage(config.dataDir);
 
 /** The core names its inputs data/evalData/model…; the API's client knows them by request field. */
@@ -69,7 +72,10 @@ export default async function processJob(job: SandboxedJob<JobRequest>, token?: 
   await rm(scratch, { recursive: true, force: true });
   await mkdir(scratch, { recursive: true });
   const outDir = join(scratch, 'out');
-  const reporter = new ProgressReporter(job, jobs, id, log);
+  const reporter = new ProgressReporter(job, jobs, id, log, undefined, undefined, async (epoch) => {
+    const current = await jobs.get(id);
+    if (current) await announce.epoch(current, epoch);
+  });
   try {
     const report = await runPipeline(
       {
@@ -84,6 +90,7 @@ export default async function processJob(job: SandboxedJob<JobRequest>, token?: 
       },
       { onProgress: reporter.onProgress, signal },
     );
+    reporter.finish();
     await reporter.close();
     const artifacts: ArtifactRecord[] = [];
     for (const name of OUTPUT_FILES) {

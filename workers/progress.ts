@@ -2,6 +2,7 @@
 // updates: at most one write every `intervalMs` (a stage change always goes out at once), and the
 // last value repeated every few seconds so watchers see a live job even in long, quiet steps.
 // Writes are chained so they land in order; a failed write is logged, never fatal to the job.
+// As each epoch ends, `onEpochEnd` runs after the record shows that epoch (webhooks' job.epoch).
 import type { Logger } from 'pino';
 import type { Progress } from '../src/request.js';
 import type { EpochMetric, JobStore } from '../src/store/jobs.js';
@@ -27,6 +28,7 @@ export class ProgressReporter {
     private readonly log: Logger,
     private readonly intervalMs = 500,
     keepaliveMs = 3_000,
+    private readonly onEpochEnd?: (epoch: number) => Promise<void>,
   ) {
     this.timer = setInterval(() => {
       if (this.latest && Date.now() - this.lastSent >= keepaliveMs) this.send();
@@ -42,6 +44,7 @@ export class ProgressReporter {
   private addLoss(epoch: number, loss: number): void {
     let last = this.epochs[this.epochs.length - 1];
     if (!last || last.epoch !== epoch) {
+      if (last) this.endEpoch(last.epoch);
       last = { epoch, loss: 0 };
       this.epochs.push(last);
       this.epochSteps = 0;
@@ -62,6 +65,19 @@ export class ProgressReporter {
         await this.jobs.transition(this.jobId, { from: ['active'], set: { ...value, metrics } });
       })
       .catch((err) => this.log.warn({ err, jobId: this.jobId }, 'progress update failed'));
+  }
+
+  private endEpoch(epoch: number): void {
+    const announce = this.onEpochEnd;
+    if (!announce) return;
+    if (this.latest) this.send();
+    this.chain = this.chain.then(() => announce(epoch)).catch((err) => this.log.warn({ err, jobId: this.jobId }, 'epoch event failed'));
+  }
+
+  /** The pipeline finished: its last epoch has ended too. */
+  finish(): void {
+    const last = this.epochs[this.epochs.length - 1];
+    if (last) this.endEpoch(last.epoch);
   }
 
   /** Stops the keepalive and waits for writes already queued. */

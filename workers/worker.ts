@@ -1,7 +1,7 @@
 // A Lopper worker: one BullMQ Worker (concurrency 1: one job per device) whose processor runs in a
 // forked child (processor.ts), plus what BullMQ does not do for us — cancel requests from the API
 // over pub/sub, failing records of jobs BullMQ failed on its own (a crashed child, too many stalls),
-// and a heartbeat for /readyz.
+// and a heartbeat for /readyz. Each worker process also delivers webhooks (its own BullMQ queue).
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -18,6 +18,8 @@ import { JobStore } from '../src/store/jobs.js';
 import { redisKeys } from '../src/store/keys.js';
 import { startSweeper } from '../src/store/tmp-sweeper.js';
 import { HEARTBEAT_MS, WorkerRegistry, type WorkerInfo } from '../src/store/workers.js';
+import { jobAnnouncer } from '../src/webhooks/job-events.js';
+import { startWebhookWorker, WebhookEmitter } from '../src/webhooks/queue.js';
 
 export interface WorkerHandle {
   id: string;
@@ -61,7 +63,10 @@ export async function startWorker(config: Config, opts: { logger?: Logger } = {}
   const connection = createRedis(config.redisUrl, 'worker');
   const prefix = bullPrefix(config.prefix);
   const keys = redisKeys(config.prefix);
-  const jobs = new JobStore(connection, keys, config.prefix);
+  const emitter = new WebhookEmitter(connection, config);
+  const jobs = new JobStore(connection, keys, config.prefix, jobAnnouncer(emitter, log).finished);
+  // Webhook deliveries are I/O only; every worker process takes its share of them.
+  const webhooks = startWebhookWorker({ config, log });
   const registry = new WorkerRegistry(connection, keys);
   const startedAt = new Date().toISOString();
   let currentJob: string | null = null;
@@ -138,6 +143,8 @@ export async function startWorker(config: Config, opts: { logger?: Logger } = {}
         clearTimeout(deadline);
       }
       await sweeper.stop();
+      await webhooks.close();
+      await emitter.close();
       await events.close();
       await registry.remove(id).catch(() => undefined);
       await subscriber.quit().catch(() => subscriber.disconnect());

@@ -2,6 +2,8 @@
 // Defaults are filled in once, by the API, so the stored request shows exactly what will run.
 import { z } from 'zod';
 import { fineTuneSchema, pruningSchema } from '../request.js';
+import { WEBHOOK_EVENTS } from '../webhooks/events.js';
+import { MAX_URL_LENGTH } from '../webhooks/targets.js';
 
 /** Ids are UUIDs minted by Lopper; the pattern only keeps Redis keys and paths tame. */
 export const idSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a valid id');
@@ -13,6 +15,9 @@ export const jobRequestSchema = z
     evalDatasetId: idSchema.optional(),
     pruning: pruningSchema,
     fineTune: fineTuneSchema.default({}),
+    /** POSTed a signed event when the job ends (and at callbackEvents); the API checks the target. */
+    callbackUrl: z.string().min(1).max(MAX_URL_LENGTH).optional(),
+    callbackEvents: z.array(z.enum(WEBHOOK_EVENTS)).min(1).max(WEBHOOK_EVENTS.length).optional(),
   })
   .strict();
 

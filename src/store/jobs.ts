@@ -87,7 +87,7 @@ redis.call('ZADD', KEYS[9], 0, ARGV[2])
 return 'ok'`;
 
 // KEYS: job. ARGV: allowed current states (comma list), new state or '', key prefix, field/value pairs.
-// → {1, state after} when applied, {0, current state or ''} when refused.
+// → {1, state after, 1 if the state changed} when applied, {0, current state or ''} when refused.
 // The index and users keys are derived from the prefix and the job's tenant inside the script, as
 // keys.ts names them (Lopper targets a single Redis, not Redis Cluster, like the rest of its keys).
 const TRANSITION = `
@@ -100,7 +100,7 @@ end
 if not allowed then return {0, cur} end
 if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
 local new = ARGV[2]
-if new == '' or new == cur then return {1, cur} end
+if new == '' or new == cur then return {1, cur, 0} end
 local p = ARGV[3]
 local member = redis.call('HGET', KEYS[1], 'sortKey')
 local jobs = p .. ':t:' .. redis.call('HGET', KEYS[1], 'tenant') .. ':jobs:'
@@ -114,7 +114,7 @@ if new == 'completed' or new == 'failed' or new == 'cancelled' then
   if refs[2] then redis.call('SREM', p .. ':dataset:' .. refs[2] .. ':jobs', id) end
   if refs[3] then redis.call('SREM', p .. ':dataset:' .. refs[3] .. ':jobs', id) end
 end
-return {1, new}`;
+return {1, new, 1}`;
 
 // Undoes CREATE when enqueueing fails, so a failed request leaves no record. KEYS: job; ARGV: prefix.
 const DISCARD = `
@@ -139,11 +139,15 @@ export interface Transition {
   set?: Partial<Omit<JobRecord, 'id' | 'state'>>;
 }
 
+/** Told of every job that has just reached a finished state (webhooks listen here); handles its own errors. */
+export type OnFinished = (rec: JobRecord) => Promise<void>;
+
 export class JobStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly prefix: string,
+    private readonly onFinished?: OnFinished,
   ) {}
 
   /** A fresh record in state `queued` for `request`. */
@@ -203,10 +207,16 @@ export class JobStore {
 
   /** Applies `t` atomically; returns whether it applied and the job's state afterwards (null: no such job). */
   async transition(id: string, t: Transition): Promise<{ applied: boolean; state: JobState | null }> {
-    const [applied, state] = (await this.redis.eval(
+    const [applied, state, changed] = (await this.redis.eval(
       TRANSITION, 1, this.keys.job(id),
       t.from.join(','), t.to ?? '', this.prefix, ...encode(t.set ?? {}),
-    )) as [number, string];
+    )) as [number, string, number?];
+    // Every way a job ends passes here (worker, API cancel, BullMQ's own failures), so this is the
+    // one place that announces it.
+    if (changed === 1 && this.onFinished && FINISHED_STATES.includes(state as JobState)) {
+      const rec = await this.get(id);
+      if (rec) await this.onFinished(rec);
+    }
     return { applied: applied === 1, state: state ? (state as JobState) : null };
   }
 }

@@ -35,9 +35,9 @@ export function redisKeys(prefix: string) {
     worker: (id: string) => `${prefix}:worker:${id}`,
     // Webhooks (src/webhooks/store.ts).
     /** A tenant's webhook signing secret. */
-    webhookSecret: (tenant: string) => `${prefix}:tenant:${tenant}:webhook-secret`,
+    webhookSecret: (t: string) => `${tenant(t)}:webhook-secret`,
     /** Hash of a tenant's registered webhook endpoints: endpoint id → JSON record. */
-    webhookEndpoints: (tenant: string) => `${prefix}:tenant:${tenant}:webhooks`,
+    webhookEndpoints: (t: string) => `${tenant(t)}:webhooks`,
     /** List of a job's webhook delivery attempts, oldest first. */
     deliveries: (jobId: string) => `${prefix}:job:${jobId}:deliveries`,
   };

@@ -10,7 +10,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { FastifyInstance } from 'fastify';
 import { unzipSync } from 'fflate';
 import { buildApp } from '../../src/api/app.js';
+import { verifySignature } from '../../src/webhooks/signature.js';
 import { startWorker, type WorkerHandle } from '../../workers/worker.js';
+import { startReceiver, type Receiver } from '../webhooks/receiver.js';
 import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from './fixtures.js';
 import { testEnv, waitFor, type TestEnv } from './harness.js';
 
@@ -18,9 +20,11 @@ let env: TestEnv;
 let app: FastifyInstance;
 let worker: WorkerHandle;
 let modelId: string;
+let receiver: Receiver;
 
 before(async () => {
-  env = await testEnv();
+  receiver = await startReceiver();
+  env = await testEnv({ WEBHOOK_ALLOW_CIDRS: '127.0.0.1' });
   app = await buildApp({ config: env.config, logger: false });
   worker = await startWorker(env.config);
   const files = await writeTinyModel(join(env.dataDir, 'fixture-model'));
@@ -31,6 +35,7 @@ after(async () => {
   await worker?.close();
   await app?.close();
   await env?.cleanup();
+  await receiver?.close();
 });
 
 async function upload(url: string, parts: Part[]) {
@@ -74,8 +79,11 @@ describe('a job runs to completion', () => {
       modelId, datasetId, evalDatasetId,
       pruning: { ratio: 0.5, calibrationSamples: 64 },
       fineTune: { epochs: 2, learningRate: 1e-3 },
+      callbackUrl: `${receiver.base}/hook`,
+      callbackEvents: ['job.epoch', 'job.completed'],
     });
     assert.equal(job.state, 'queued');
+    const secret = job.webhookSecret;
     const seenStates = new Set<string>();
     const done = await waitFor(async () => {
       const j = await getJob(job.id);
@@ -135,6 +143,14 @@ describe('a job runs to completion', () => {
     assert.equal((await app.inject({ url: bin.href, headers: { range: `bytes=${bin.bytes}-` } })).statusCode, 416);
     const report = await app.inject(`${done.artifacts[3].href}`);
     assert.deepEqual(report.json(), done.report);
+
+    // The callback got each epoch's end and the completion, signed, the last with the final record.
+    const hooks = await waitFor(async () => (receiver.got('/hook').length >= 3 ? receiver.got('/hook') : null), 10_000, 'the webhooks');
+    for (const h of hooks) assert.ok(verifySignature(secret, String(h.headers['lopper-signature']), h.body));
+    const events = hooks.map((h) => JSON.parse(h.body));
+    assert.deepEqual(events.map((e) => e.type).sort(), ['job.completed', 'job.epoch', 'job.epoch']);
+    assert.deepEqual(events.filter((e) => e.type === 'job.epoch').map((e) => e.data.metrics.epochs.length).sort(), [1, 2]);
+    assert.deepEqual(events.find((e) => e.type === 'job.completed').data, done);
 
     assert.ok(seenStates.has('active') || seenStates.has('queued'));
     assertProblemStatus(await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/cancel` }), 409);

@@ -22,6 +22,10 @@ import type { Storage } from '../../store/storage.js';
 import { TenantStore } from '../../store/tenants.js';
 import { startSweeper, type Sweeper } from '../../store/tmp-sweeper.js';
 import { WorkerRegistry } from '../../store/workers.js';
+import { jobAnnouncer } from '../../webhooks/job-events.js';
+import { WebhookEmitter } from '../../webhooks/queue.js';
+import { WebhookStore } from '../../webhooks/store.js';
+import { TargetPolicy } from '../../webhooks/targets.js';
 
 export interface Services {
   config: Config;
@@ -35,6 +39,9 @@ export interface Services {
   apiKeys: ApiKeyStore;
   tenants: TenantStore;
   workers: WorkerRegistry;
+  webhooks: WebhookStore;
+  /** Which webhook targets may be registered (the delivering worker checks again). */
+  webhookPolicy: TargetPolicy;
   /** Sandboxed children that inspect uploads (the API itself never parses a model). */
   inspector: InspectorPool;
   inspectLimits: InspectLimits;
@@ -69,7 +76,8 @@ export default fp(
       env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'API_KEY')),
       log: app.log,
     });
-    const jobs = new JobStore(redis, keys, config.prefix);
+    const emitter = new WebhookEmitter(redis, config);
+    const jobs = new JobStore(redis, keys, config.prefix, jobAnnouncer(emitter, app.log).finished);
     const liveTmp = new Set<string>();
     const sweeper = startSweeper({
       tmpDir,
@@ -96,6 +104,8 @@ export default fp(
         jobs: config.quotaJobs,
       }),
       workers: new WorkerRegistry(redis, keys),
+      webhooks: new WebhookStore(redis, keys),
+      webhookPolicy: new TargetPolicy(config.webhookAllowCidrs),
       inspector,
       inspectLimits: {
         maxParams: config.maxModelParams,
@@ -120,6 +130,7 @@ export default fp(
     app.addHook('onClose', async () => {
       await sweeper.stop();
       await inspector.close();
+      await emitter.close();
       await queue.close();
       await redis.quit().catch(() => redis.disconnect());
     });

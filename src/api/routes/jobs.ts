@@ -11,6 +11,7 @@ import { FINISHED_STATES, JOB_STATES, JobStore } from '../../store/jobs.js';
 import type { Services } from '../plugins/services.js';
 import { ApiError, notFound } from '../../problem.js';
 import { quotaExceeded } from '../quota.js';
+import { checkWebhookTarget } from '../webhook-target.js';
 import { jobHref, jobResource } from '../resources.js';
 import { idParams, listQuery } from '../schemas.js';
 import { validate } from '../validate.js';
@@ -67,6 +68,7 @@ export default async function jobRoutes(app: FastifyInstance) {
     const request = validate(jobRequest, req.body, 'body');
     const { tenant } = req.principal;
     await checkCompatible(lopper, tenant, request);
+    if (request.callbackUrl !== undefined) request.callbackUrl = await checkWebhookTarget(lopper.webhookPolicy, request.callbackUrl, 'callbackUrl');
 
     const id = randomUUID();
     if (key !== undefined) {
@@ -98,7 +100,10 @@ export default async function jobRoutes(app: FastifyInstance) {
       if (key !== undefined) await lopper.idempotency.release(tenant, key);
       throw err;
     }
-    return reply.code(202).header('location', jobHref(id)).send(jobResource(record));
+    // A tenant's first callback mints its signing secret; this reply is the one place it is shown.
+    const minted = request.callbackUrl !== undefined ? (await lopper.webhooks.ensureSecret(tenant)).secret : null;
+    const resource = jobResource(record);
+    return reply.code(202).header('location', jobHref(id)).send(minted ? { ...resource, webhookSecret: minted } : resource);
   });
 
   app.get('/v1/jobs', async (req) => {

@@ -5,6 +5,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../problem.js';
+import { redisKeys } from '../../store/keys.js';
 import { requireScope } from '../plugins/auth.js';
 import artifactRoutes from './artifacts.js';
 import datasetRoutes from './datasets.js';
@@ -12,6 +13,7 @@ import jobRoutes from './jobs.js';
 import keyRoutes from './keys.js';
 import modelRoutes from './models.js';
 import tenantRoutes from './tenants.js';
+import webhookRoutes from './webhooks.js';
 
 export default async function v1(app: FastifyInstance) {
   const { config, redis } = app.lopper;
@@ -21,7 +23,7 @@ export default async function v1(app: FastifyInstance) {
   });
   await app.register(rateLimit, {
     redis,
-    nameSpace: `${config.prefix}:ratelimit:`,
+    nameSpace: redisKeys(config.prefix).rateLimit,
     max: config.rateLimitMax,
     timeWindow: config.rateLimitWindowMs,
     // Per key; while the service runs open, per client address.
@@ -37,4 +39,5 @@ export default async function v1(app: FastifyInstance) {
   await app.register(artifactRoutes);
   await app.register(keyRoutes);
   await app.register(tenantRoutes);
+  await app.register(webhookRoutes);
 }
