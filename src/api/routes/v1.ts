@@ -31,7 +31,11 @@ export default async function v1(app: FastifyInstance) {
     // RateLimit-Limit / -Remaining / -Reset (draft-ietf-httpapi-ratelimit-headers) and Retry-After.
     enableDraftSpec: true,
     errorResponseBuilder: (_req, ctx) =>
-      new ApiError('too-many-requests', 429, `rate limit of ${ctx.max} requests per ${ctx.after} exceeded for this key; retry in ${Math.ceil(ctx.ttl / 1000)} s`, 'Authorization'),
+      new ApiError(
+        'too-many-requests', 429,
+        `rate limit of ${ctx.max} requests per ${config.rateLimitWindowMs / 1000} s exceeded for this key (RATE_LIMIT_MAX); retry in ${Math.ceil(ctx.ttl / 1000)} s`,
+        'Authorization',
+      ),
   });
   await app.register(modelRoutes);
   await app.register(datasetRoutes);
