@@ -36,8 +36,10 @@ const VARIABLES = {
   SHUTDOWN_TIMEOUT_MS: ['shutdownTimeoutMs', positive(30_000)],
   LOG_LEVEL: ['logLevel', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')],
   // Bootstrap admin key (tenant "default"); tenants' keys live in Redis (`lopper keys`). With
-  // neither, the service runs open and says so at start.
+  // neither (and AUTH_REQUIRED unset), the service runs open and says so in its log.
   API_KEY: ['apiKey', z.string().min(1).optional()],
+  // Never run open, even before the first key exists (keys then come from `lopper keys create`).
+  AUTH_REQUIRED: ['authRequired', z.enum(['true', 'false']).default('false').transform((v) => v === 'true')],
   DOCS_PUBLIC: ['docsPublic', z.enum(['true', 'false']).default('true').transform((v) => v === 'true')],
   // Per-key request budget, shared by every API process through Redis.
   RATE_LIMIT_MAX: ['rateLimitMax', positive(600)],

@@ -9,7 +9,7 @@ export async function checkWebhookTarget(policy: TargetPolicy, raw: string, fiel
     await policy.check(url);
     return url.href;
   } catch (err) {
-    const why = err instanceof TargetError ? err.message : `its host does not resolve (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+    const why = err instanceof TargetError ? err.message : 'its host does not resolve';
     throw new ApiError('invalid-input', 422, `${field} is refused: ${why}`, field);
   }
 }

@@ -179,7 +179,9 @@ export class TargetPolicy {
   private assertAllowed(host: string, address: string): void {
     const why = this.refusal(address);
     if (!why) return;
-    const what = host === address ? `${address} is ${why}` : `${host} resolves to ${address}, ${why}`;
+    // A name's addresses stay unsaid: tenants read these messages, and they must not learn how the
+    // operator's internal names resolve.
+    const what = host === address ? `${address} is ${why}` : `${host} resolves to an address that is not public`;
     throw new TargetError(`webhook target refused: ${what} (${HINT})`);
   }
 }

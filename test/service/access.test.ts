@@ -194,6 +194,29 @@ describe('keys and scopes', () => {
     assert.equal((await app.inject({ url: `/v1/jobs/${a.jobId}`, headers: bearer(a.key) })).json().cancelRequested, false);
   });
 
+  test("a tenant's admin key administers its own tenant only; the operator's administers all", async () => {
+    const own = await createKey('team-a', ['admin']);
+    const h = bearer(own.key);
+    const mine = await app.inject({ method: 'POST', url: '/v1/keys', headers: h, payload: { tenant: 'team-a', scopes: ['read'] } });
+    assert.equal(mine.statusCode, 201, mine.body);
+    assertProblem(await app.inject({ method: 'POST', url: '/v1/keys', headers: h, payload: { tenant: 'team-b', scopes: ['admin'] } }), 403, 'tenant');
+    const listed = (await app.inject({ url: '/v1/keys', headers: h })).json().items;
+    assert.ok(listed.length >= 3 && listed.every((k: { tenant: string }) => k.tenant === 'team-a'));
+    assert.deepEqual((await app.inject({ url: '/v1/keys?tenant=team-b', headers: h })).json().items, []);
+    assertProblem(await app.inject({ method: 'DELETE', url: `/v1/keys/${b.keyId}`, headers: h }), 404, 'keyId');
+    assert.equal((await app.inject({ url: '/v1/me', headers: bearer(b.key) })).statusCode, 200, "team-b's key still works");
+    assert.equal((await app.inject({ url: '/v1/tenants/team-a', headers: h })).statusCode, 200);
+    assertProblem(await app.inject({ url: '/v1/tenants/team-b', headers: h }), 404, 'tenant');
+    assertProblem(await app.inject({ method: 'PATCH', url: '/v1/tenants/team-a/quota', headers: h, payload: { models: 1e6 } }), 403);
+    assert.deepEqual((await app.inject({ url: '/readyz', headers: h })).json(), { status: 'ready' });
+    // Its data routes are its tenant's, as for any key.
+    assert.deepEqual((await app.inject({ url: '/v1/models', headers: h })).json().items.map((m: { id: string }) => m.id), [a.modelId]);
+    assert.equal((await app.inject({ method: 'DELETE', url: `/v1/keys/${mine.json().id}`, headers: h })).statusCode, 204);
+    // The operator (admin of "default") sees every tenant's keys.
+    const all = (await app.inject({ url: '/v1/keys', headers: bearer(ADMIN) })).json().items.map((k: { tenant: string }) => k.tenant);
+    assert.ok(all.includes('team-a') && all.includes('team-b'));
+  });
+
   test('keys are listed without secrets, stored hashed, and a revoked key is refused at once', async () => {
     const k = await createKey('team-c', ['read']);
     assert.match(k.key, /^lop_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
@@ -263,6 +286,18 @@ describe('probes and docs', () => {
 });
 
 describe('open mode and the CLI', () => {
+  test('AUTH_REQUIRED=true never runs open, even before the first key', async () => {
+    const strict = await testEnv({ AUTH_REQUIRED: 'true' });
+    const app2 = await buildApp({ config: strict.config, logger: false });
+    try {
+      assertProblem(await app2.inject('/v1/models'), 401, 'Authorization');
+      assert.deepEqual((await app2.inject('/readyz')).json(), { status: 'ready' });
+    } finally {
+      await app2.close();
+      await strict.cleanup();
+    }
+  });
+
   test('with no key configured the service is open, until the first key is created', async () => {
     const open = await testEnv();
     const app2 = await buildApp({ config: open.config, logger: false });

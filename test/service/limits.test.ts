@@ -105,6 +105,18 @@ describe('rate limits', () => {
   });
 });
 
+describe('failed authentication', () => {
+  test('past the budget, failed attempts from one address answer 429 on either process', async () => {
+    const bogus = `lop_0123456789abcdef_${'A'.repeat(43)}`;
+    for (let i = 0; i < RATE; i++) assert.equal((await call(i % 2, '/v1/me', { key: bogus })).status, 401);
+    for (const api of [0, 1]) {
+      const res = await call(api, '/v1/me', { key: bogus });
+      assert.equal(res.status, 429);
+      assert.ok(Number(res.headers.get('retry-after')) > 0);
+    }
+  });
+});
+
 describe('quotas', () => {
   test('the last model slot goes to one of two uploads racing on two processes; the loser leaves nothing', async () => {
     const key = await newKey('q-models');

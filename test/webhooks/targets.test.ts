@@ -32,7 +32,7 @@ describe('TargetPolicy', () => {
   const strict = new TargetPolicy();
 
   const REFUSED: [url: string, why: RegExp][] = [
-    ['http://localhost/', /localhost resolves to .*, a loopback address/],
+    ['http://localhost/', /localhost resolves to an address that is not public/],
     ['http://127.0.0.1/', /127\.0\.0\.1 is a loopback address/],
     ['http://127.255.0.9/', /loopback/],
     ['http://[::1]/', /::1 is a loopback address/],
@@ -108,8 +108,8 @@ describe('TargetPolicy', () => {
       new Promise<unknown>((resolve, reject) =>
         policy.lookup('localhost', { all }, (err, address) => (err ? reject(err) : resolve(address))),
       );
-    await assert.rejects(call(strict, false), isTargetError(/localhost resolves to .*loopback/));
-    await assert.rejects(call(strict, true), isTargetError(/loopback/));
+    await assert.rejects(call(strict, false), isTargetError(/localhost resolves to an address that is not public/));
+    await assert.rejects(call(strict, true), isTargetError(/not public/));
     // With loopback allowed, it answers as dns.lookup does.
     const open = new TargetPolicy(['127.0.0.0/8', '::1/128']);
     const expected = await new Promise((resolve) => lookup('localhost', { all: true }, (_e, a) => resolve(a)));

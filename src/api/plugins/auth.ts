@@ -1,9 +1,11 @@
 // Who is calling: `Authorization: Bearer <key>` → a principal (tenant, scopes, key id). Keys are
 // tenants' keys from Redis (store/api-keys.ts) or the bootstrap API_KEY (admin of tenant
-// "default"). With no API_KEY and no key ever created the service runs open: every caller is
-// admin of "default", and the start-up log says so. This plugin only knows how to resolve a
-// principal; routes/v1.ts decides where it is required, on the route that matched.
-import { timingSafeEqual } from 'node:crypto';
+// "default"). With no API_KEY and no key ever created the service runs open (unless
+// AUTH_REQUIRED): every caller is admin of "default", and the log says so at start and once a
+// minute while it lasts. Admin keys of "default" are the operator's and administer every tenant;
+// an admin key of another tenant administers only its own. This plugin only resolves a principal;
+// routes/v1.ts decides where one is required, on the route that matched.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { ApiError } from '../../problem.js';
@@ -30,11 +32,15 @@ declare module 'fastify' {
   }
 }
 
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
+// Digests first, so the comparison takes the same time whatever the lengths.
+const digest = (s: string) => createHash('sha256').update(s).digest();
+const same = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));
+
+/** Admin of the operator's tenant: manages every tenant's keys and quotas and sees the workers. */
+export const isOperator = (p: Principal) => p.tenant === DEFAULT_TENANT && grants(p.scopes, 'admin');
+
+const OPEN_WARNING =
+  'AUTHENTICATION IS OFF: no API_KEY and no API keys exist, so anyone who reaches this port is an admin. Set API_KEY (or AUTH_REQUIRED=true) or create keys with `lopper keys create`.';
 
 const unauthorized = (detail: string) =>
   new ApiError('unauthorized', 401, detail, 'Authorization', { 'www-authenticate': 'Bearer' });
@@ -51,10 +57,15 @@ export default fp(
   async function auth(app: FastifyInstance) {
     const { config, apiKeys } = app.lopper;
     app.decorateRequest('principal', null as unknown as Principal);
+    let warnedAt = 0;
     app.decorate('authenticate', async (req: FastifyRequest): Promise<Principal> => {
       const header = req.headers.authorization;
       if (header === undefined) {
-        if (config.apiKey || (await apiKeys.enabled())) throw unauthorized('an API key is required: Authorization: Bearer <key>');
+        if (config.apiKey || config.authRequired || (await apiKeys.enabled())) throw unauthorized('an API key is required: Authorization: Bearer <key>');
+        if (Date.now() - warnedAt > 60_000) {
+          warnedAt = Date.now();
+          app.log.warn(OPEN_WARNING);
+        }
         return { tenant: DEFAULT_TENANT, scopes: ['admin'], keyId: null };
       }
       const given = /^Bearer +(\S+) *$/i.exec(header)?.[1];
@@ -65,8 +76,9 @@ export default fp(
       return { tenant: key.tenant, scopes: key.scopes, keyId: key.id };
     });
     app.addHook('onReady', async () => {
-      if (!config.apiKey && !(await apiKeys.enabled().catch(() => true))) {
-        app.log.warn('AUTHENTICATION IS OFF: no API_KEY and no API keys exist, so anyone who reaches this port is an admin. Set API_KEY or create keys with `lopper keys create`.');
+      if (!config.apiKey && !config.authRequired && !(await apiKeys.enabled().catch(() => true))) {
+        warnedAt = Date.now();
+        app.log.warn(OPEN_WARNING);
       }
     });
   },

@@ -1,8 +1,8 @@
 // Liveness and readiness. /healthz only says the process answers; /readyz checks Redis and, for
-// an admin key only, lists the workers that sent a heartbeat in the last minute (hosts, pids and
+// the operator's admin keys only, lists the workers that sent a heartbeat in the last minute (hosts, pids and
 // backends are nobody else's business).
 import type { FastifyInstance } from 'fastify';
-import { grants } from '../../store/api-keys.js';
+import { isOperator } from '../plugins/auth.js';
 import { pingRedis } from '../../queue/connection.js';
 import { ApiError, RETRY_AFTER_S } from '../../problem.js';
 
@@ -20,7 +20,7 @@ export default async function healthRoutes(app: FastifyInstance) {
       });
     }
     const principal = await app.authenticate(req).catch(() => null);
-    if (!principal || !grants(principal.scopes, 'admin')) return { status: 'ready' };
+    if (!principal || !isOperator(principal)) return { status: 'ready' };
     const workers = await lopper.workers.seen();
     return {
       status: 'ready',

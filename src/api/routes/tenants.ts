@@ -1,9 +1,12 @@
-// GET /v1/me: the caller's tenant, scopes, quota and usage. /v1/tenants/{tenant} (admin): any
-// tenant's quota and usage, and PATCH …/quota to override a default (null goes back to it).
+// GET /v1/me: the caller's tenant, scopes, quota and usage. /v1/tenants/{tenant} (admin): a
+// tenant's quota and usage (the operator sees every tenant, another admin its own), and PATCH
+// …/quota (the operator only) to override a default (null goes back to it).
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { ApiError, notFound } from '../../problem.js';
 import { tenantSchema } from '../../store/api-keys.js';
 import { QUOTA_NAMES } from '../../store/tenants.js';
+import { isOperator } from '../plugins/auth.js';
 import type { Services } from '../plugins/services.js';
 import { validate } from '../validate.js';
 
@@ -32,11 +35,13 @@ export default async function tenantRoutes(app: FastifyInstance) {
 
   app.get('/v1/tenants/:tenant', admin, async (req) => {
     const { tenant } = validate(tenantParams, req.params, 'params');
+    if (!isOperator(req.principal) && tenant !== req.principal.tenant) throw notFound('tenant', tenant, 'tenant');
     return tenantResource(lopper, tenant);
   });
 
   app.patch('/v1/tenants/:tenant/quota', admin, async (req) => {
     const { tenant } = validate(tenantParams, req.params, 'params');
+    if (!isOperator(req.principal)) throw new ApiError('forbidden', 403, 'quotas are set by the operator (an admin key of tenant "default")', 'Authorization');
     const patch = validate(quotaPatch, req.body, 'body');
     await lopper.tenants.setQuota(tenant, patch);
     return tenantResource(lopper, tenant);
