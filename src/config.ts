@@ -32,7 +32,15 @@ const VARIABLES = {
   LOPPER_BACKEND: ['backend', z.enum(BACKENDS).default('auto')],
   LOCK_DURATION_MS: ['lockDurationMs', positive(30_000)],
   STALLED_INTERVAL_MS: ['stalledIntervalMs', positive(30_000)],
-  MAX_STALLED_COUNT: ['maxStalledCount', z.coerce.number().int().min(0).default(1)],
+  // A job whose attempt broke on our side (its process died, OOM, a crash, its worker vanished) is
+  // started again, on any worker, until JOB_ATTEMPTS attempts have broken, waiting
+  // JOB_BACKOFF_MS × 2^(n-1) before retry n; bad input fails at once. An attempt past
+  // JOB_TIMEOUT_MS is killed and fails.
+  JOB_ATTEMPTS: ['jobAttempts', z.coerce.number().int().min(1).max(100).default(3)],
+  JOB_BACKOFF_MS: ['jobBackoffMs', z.coerce.number().int().min(0).default(5_000)],
+  JOB_TIMEOUT_MS: ['jobTimeoutMs', positive(24 * 3600_000)],
+  // /readyz calls a worker unhealthy when its current job has not progressed for this long.
+  WORKER_STALL_MS: ['workerStallMs', positive(10 * 60_000)],
   SHUTDOWN_TIMEOUT_MS: ['shutdownTimeoutMs', positive(30_000)],
   LOG_LEVEL: ['logLevel', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')],
   // Bootstrap admin key (tenant "default"); tenants' keys live in Redis (`lopper keys`). With

@@ -2,20 +2,14 @@
 // models and datasets, one task at a time, so that whatever a hostile file does to TensorFlow.js or
 // the parsers happens here, under a deadline and memory caps, and not on the API's event loop.
 import { readFile } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
 import type { InspectReply, InspectTask } from '../src/api/inspector.js';
 import { initBackend } from '../src/engine/backend.js';
 import { inspectDatasetFile, inspectModelFiles } from '../src/inspect.js';
 import { DEFAULT_MODEL_LIMITS } from '../src/io/topology-check.js';
+import { exitWhenOrphaned } from './orphan-watchdog.js';
 
 // The parent kills this process on a deadline, but if the parent itself is SIGKILLed, nobody will.
-// A watchdog thread runs even while the main thread is stuck in a loop a hostile model provoked,
-// and ends the process once it has been orphaned (reparented).
-const parent = process.ppid;
-new Worker(
-  `setInterval(() => { if (process.ppid !== ${parent}) process.kill(process.pid, 'SIGKILL'); }, 500);`,
-  { eval: true },
-).unref();
+exitWhenOrphaned();
 process.on('disconnect', () => process.exit(0));
 
 /** model.json plus the basenames its manifest names: the files worth keeping. */

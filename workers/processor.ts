@@ -1,10 +1,10 @@
-// The sandboxed BullMQ processor: BullMQ forks a child process that imports this file, so the
-// TensorFlow.js compute below never blocks the parent's event loop, which keeps renewing the job's
-// lock. It runs the core pipeline for one job and keeps the job record in step with it:
-// queued → active → completed | failed | cancelled (or back to queued when the worker shuts down).
+// The job's own child process, forked by the worker (job-runner.ts) for one attempt of one job, so
+// TensorFlow.js compute never blocks the worker's event loop (which keeps renewing the job's lock)
+// and a crash, OOM kill or runaway here is seen by the worker, whatever moment it happens. It runs
+// the core pipeline and keeps the job record in step with it: active → completed | failed |
+// cancelled (or back to queued when the worker shuts down); how it ended is its last message.
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UnrecoverableError, WaitingError, type SandboxedJob } from 'bullmq';
 import { pino } from 'pino';
 import { problem, type Problem } from '../src/problem.js';
 import { loadConfig } from '../src/config.js';
@@ -13,16 +13,19 @@ import { runPipeline } from '../src/pipeline.js';
 import { OUTPUT_FILES } from '../src/request.js';
 import { createRedis } from '../src/queue/connection.js';
 import { ABORT_SHUTDOWN } from '../src/queue/names.js';
-import { jobRequestSchema, type JobRequest } from '../src/queue/payload.js';
-import { JobStore, type ArtifactRecord } from '../src/store/jobs.js';
+import { jobRequestSchema } from '../src/queue/payload.js';
+import { endAttempt, JobStore, type ArtifactRecord } from '../src/store/jobs.js';
 import { redisKeys } from '../src/store/keys.js';
 import { LocalDiskStorage } from '../src/store/local-disk.js';
 import { jobAnnouncer } from '../src/webhooks/job-events.js';
 import { WebhookEmitter } from '../src/webhooks/queue.js';
+import type { FromChild, Outcome, ToChild } from './job-protocol.js';
+import { exitWhenOrphaned } from './orphan-watchdog.js';
 import { ProgressReporter } from './progress.js';
 
-// A worker killed with SIGKILL cannot stop its child; the child notices the IPC channel closing
-// (checked between batches) and exits, so it does not keep training a job another worker retries.
+// A worker killed with SIGKILL cannot stop this process: the watchdog thread ends it even in the
+// middle of a batch, and a closed IPC channel ends it between batches.
+exitWhenOrphaned();
 process.on('disconnect', () => process.exit(1));
 
 const config = loadConfig();
@@ -31,6 +34,9 @@ const redis = createRedis(config.redisUrl, 'worker');
 const announce = jobAnnouncer(new WebhookEmitter(redis, config), log);
 const jobs = new JobStore(redis, redisKeys(config.prefix), config.prefix, announce.finished);
 const storage = new LocalDiskStorage(config.dataDir);
+const abort = new AbortController();
+
+const send = (msg: FromChild) => new Promise<void>((resolve) => process.send!(msg, () => resolve()));
 
 /** The core names its inputs data/evalData/model…; the API's client knows them by request field. */
 function requestField(field: string | undefined): string | undefined {
@@ -49,30 +55,22 @@ function failure(err: unknown, id: string): Problem {
 
 const now = () => new Date().toISOString();
 
-export default async function processJob(job: SandboxedJob<JobRequest>, token?: string, signal?: AbortSignal) {
-  const id = job.id!;
-  const request = jobRequestSchema.parse(job.data);
+/** One attempt; the worker has already moved the record to active and opened its attempt entry. */
+async function run(id: string, data: unknown): Promise<Outcome> {
+  const request = jobRequestSchema.parse(data);
   const rec = await jobs.get(id);
-  if (!rec) throw new UnrecoverableError(`job record ${id} does not exist`);
-  if (rec.cancelRequested) {
-    await jobs.transition(id, { from: ['queued', 'active'], to: 'cancelled', set: { finishedAt: now() } });
-    throw new UnrecoverableError('cancelled');
-  }
-  // 'active' is allowed too: a job retried after its worker died is still active in the record.
-  const started = await jobs.transition(id, {
-    from: ['queued', 'active'],
-    to: 'active',
-    set: { startedAt: now(), attempts: rec.attempts + 1, stage: 'loading', progress: 0, epoch: null, step: null, loss: null, error: null },
-  });
-  if (!started.applied) throw new UnrecoverableError(`job is ${started.state ?? 'gone'}, not runnable`);
-  log.info({ jobId: id, attempt: rec.attempts + 1 }, 'job started');
+  if (!rec || rec.state !== 'active') return { kind: 'gone', detail: `job is ${rec?.state ?? 'gone'}, not runnable` };
+  const attempts = rec.attemptLog ?? [];
+  const signal = abort.signal;
+  log.info({ jobId: id, attempt: rec.attempts }, 'job started');
 
   // Scratch space of this attempt; an earlier attempt killed mid-job may have left its own here.
   const scratch = join(config.dataDir, 'tmp', `job-${id}`);
   await rm(scratch, { recursive: true, force: true });
   await mkdir(scratch, { recursive: true });
   const outDir = join(scratch, 'out');
-  const reporter = new ProgressReporter(job, jobs, id, log, undefined, undefined, async (epoch) => {
+  const sink = { updateProgress: (value: object) => send({ cmd: 'progress', value }) };
+  const reporter = new ProgressReporter(sink, jobs, id, log, undefined, undefined, async (epoch) => {
     const current = await jobs.get(id);
     if (current) await announce.epoch(current, epoch);
   });
@@ -100,37 +98,55 @@ export default async function processJob(job: SandboxedJob<JobRequest>, token?: 
     const done = await jobs.transition(id, {
       from: ['active'],
       to: 'completed',
-      set: { report, artifacts, metrics: { epochs: report.fineTune.epochs }, stage: 'saving', progress: 1, finishedAt: now() },
+      set: {
+        report, artifacts, metrics: { epochs: report.fineTune.epochs }, stage: 'saving', progress: 1, finishedAt: now(),
+        attemptLog: endAttempt(attempts, 'completed'),
+      },
     });
     if (!done.applied) {
       await storage.deleteFolder(`jobs/${id}`);
-      throw new UnrecoverableError(`job became ${done.state} while finishing`);
+      return { kind: 'gone', detail: `job became ${done.state} while finishing` };
     }
     log.info({ jobId: id }, 'job completed');
-    return { artifacts: artifacts.map((a) => a.name) };
+    return { kind: 'completed' };
   } catch (err) {
     await reporter.close();
-    if (err instanceof UnrecoverableError) throw err;
     await storage.deleteFolder(`jobs/${id}`);
-    if (signal?.aborted) {
+    if (signal.aborted) {
       if (signal.reason === ABORT_SHUTDOWN) {
-        // The worker is shutting down: hand the job back to the queue for another worker.
-        await jobs.transition(id, { from: ['active'], to: 'queued', set: { stage: null, progress: 0, epoch: null, step: null, loss: null } });
-        await job.moveToWait(token);
+        // The worker is shutting down: the job goes back to the queue for another worker.
+        await jobs.transition(id, {
+          from: ['active'], to: 'queued',
+          set: { stage: null, progress: 0, epoch: null, step: null, loss: null, attemptLog: endAttempt(attempts, 'released', 'the worker shut down') },
+        });
         log.info({ jobId: id }, 'job released on shutdown');
-        throw new WaitingError();
+        return { kind: 'released' };
       }
-      await jobs.transition(id, { from: ['active'], to: 'cancelled', set: { finishedAt: now() } });
+      await jobs.transition(id, { from: ['active'], to: 'cancelled', set: { finishedAt: now(), attemptLog: endAttempt(attempts, 'cancelled') } });
       log.info({ jobId: id }, 'job cancelled');
-      throw new UnrecoverableError('cancelled');
+      return { kind: 'cancelled' };
     }
     const error = failure(err, id);
-    await jobs.transition(id, { from: ['active'], to: 'failed', set: { error, finishedAt: now() } });
-    log.warn({ jobId: id, err }, 'job failed');
+    if (error.status >= 500) {
+      log.warn({ jobId: id, err }, 'job attempt failed');
+      return { kind: 'error', error };
+    }
     // A bad model or dataset fails the same way every time: no retry.
-    if (error.status < 500) throw new UnrecoverableError(error.detail);
-    throw err;
+    await jobs.transition(id, { from: ['active'], to: 'failed', set: { error, finishedAt: now(), attemptLog: endAttempt(attempts, 'failed', error.detail) } });
+    log.warn({ jobId: id, detail: error.detail }, 'job failed');
+    return { kind: 'failed', detail: error.detail };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
 }
+
+process.on('message', (msg: ToChild) => {
+  if (msg.cmd === 'abort') {
+    abort.abort(msg.reason);
+    return;
+  }
+  run(msg.id, msg.data)
+    .catch((err): Outcome => ({ kind: 'error', error: failure(err, msg.id) }))
+    .then((outcome) => send({ cmd: 'outcome', outcome }))
+    .finally(() => process.exit(0));
+});

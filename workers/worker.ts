@@ -1,5 +1,5 @@
-// A Lopper worker: one BullMQ Worker (concurrency 1: one job per device) whose processor runs in a
-// forked child (processor.ts), plus what BullMQ does not do for us — cancel requests from the API
+// A Lopper worker: one BullMQ Worker (concurrency 1: one job per device) whose processor runs each
+// attempt in a child it forks and watches (job-runner.ts), plus what BullMQ does not do for us — cancel requests from the API
 // over pub/sub, failing records of jobs BullMQ failed on its own (a crashed child, too many stalls),
 // and a heartbeat for /readyz. Each worker process also delivers webhooks (its own BullMQ queue).
 import { fork } from 'node:child_process';
@@ -15,11 +15,13 @@ import { createRedis } from '../src/queue/connection.js';
 import { ABORT_CANCELLED, ABORT_SHUTDOWN, bullPrefix, cancelChannel, QUEUE_NAME } from '../src/queue/names.js';
 import type { JobRequest } from '../src/queue/payload.js';
 import { JobStore } from '../src/store/jobs.js';
+import { LocalDiskStorage } from '../src/store/local-disk.js';
 import { redisKeys } from '../src/store/keys.js';
 import { startSweeper } from '../src/store/tmp-sweeper.js';
 import { HEARTBEAT_MS, WorkerRegistry, type WorkerInfo } from '../src/store/workers.js';
 import { jobAnnouncer } from '../src/webhooks/job-events.js';
 import { startWebhookWorker, WebhookEmitter } from '../src/webhooks/queue.js';
+import { createProcessor } from './job-runner.js';
 
 export interface WorkerHandle {
   id: string;
@@ -70,18 +72,26 @@ export async function startWorker(config: Config, opts: { logger?: Logger } = {}
   const registry = new WorkerRegistry(connection, keys);
   const startedAt = new Date().toISOString();
   let currentJob: string | null = null;
+  let progressAt: string | null = null;
 
-  const worker = new Worker<JobRequest>(QUEUE_NAME, here('./processor.js'), {
+  const processor = createProcessor({
+    config, jobs, log, workerId: id, env, storage: new LocalDiskStorage(config.dataDir),
+    onProgress: () => {
+      progressAt = new Date().toISOString();
+    },
+  });
+  const worker = new Worker<JobRequest>(QUEUE_NAME, processor, {
     connection,
     prefix,
     concurrency: 1,
     lockDuration: config.lockDurationMs,
     stalledInterval: config.stalledIntervalMs,
-    maxStalledCount: config.maxStalledCount,
-    workerForkOptions: { env },
+    // Stall recoveries are attempts too; the processor stops at the job's `attempts` in all.
+    maxStalledCount: config.jobAttempts,
   });
   worker.on('active', (job) => {
     currentJob = job.id ?? null;
+    progressAt = new Date().toISOString();
   });
   worker.on('completed', () => {
     currentJob = null;
@@ -124,7 +134,7 @@ export async function startWorker(config: Config, opts: { logger?: Logger } = {}
     log,
   });
 
-  const info = () => ({ id, host: hostname(), pid: process.pid, ...engine, startedAt, jobId: currentJob });
+  const info = () => ({ id, host: hostname(), pid: process.pid, ...engine, startedAt, jobId: currentJob, progressAt: currentJob ? progressAt : null });
   const beat = () => registry.beat(info()).catch((err) => log.warn({ err }, 'heartbeat failed'));
   await beat();
   const heartbeat = setInterval(beat, HEARTBEAT_MS);

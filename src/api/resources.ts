@@ -23,6 +23,7 @@ export function jobResource(rec: JobRecord) {
     finishedAt: rec.finishedAt,
     cancelRequested: rec.cancelRequested,
     attempts: rec.attempts,
+    attemptLog: rec.attemptLog ?? [],
     request: rec.request,
     metrics: rec.metrics,
     report: rec.report,

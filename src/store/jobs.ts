@@ -26,6 +26,26 @@ export interface EpochMetric {
   seconds?: number;
 }
 
+/** One start of a job by a worker, and how it ended (null while it runs). */
+export interface AttemptRecord {
+  attempt: number;
+  workerId: string;
+  startedAt: string;
+  endedAt: string | null;
+  /** completed · failed (bad input) · cancelled · released (worker shut down) · error (ours;
+   * retried while attempts remain) · crashed (its process died) · timed-out · lost (its worker
+   * vanished; found by the stall check) */
+  outcome: 'completed' | 'failed' | 'cancelled' | 'released' | 'error' | 'crashed' | 'timed-out' | 'lost' | null;
+  detail?: string;
+}
+
+/** `log` with its running attempt (the last, if it has not ended) ended now as `outcome`. */
+export function endAttempt(log: AttemptRecord[], outcome: NonNullable<AttemptRecord['outcome']>, detail?: string): AttemptRecord[] {
+  const last = log[log.length - 1];
+  if (!last || last.endedAt !== null) return log;
+  return [...log.slice(0, -1), { ...last, endedAt: new Date().toISOString(), outcome, ...(detail ? { detail } : {}) }];
+}
+
 export interface JobRecord {
   id: string;
   tenant: string;
@@ -47,6 +67,8 @@ export interface JobRecord {
   cancelRequested: boolean;
   /** How many times a worker started the job (a retry after a stall counts again). */
   attempts: number;
+  /** Every start, oldest first. */
+  attemptLog: AttemptRecord[];
 }
 
 // Stored as plain strings so the Lua scripts can read them; every other field is JSON.
@@ -155,7 +177,7 @@ export class JobStore {
     return {
       id, tenant, state: 'queued', stage: null, progress: 0, epoch: null, step: null, loss: null,
       createdAt: now.toISOString(), startedAt: null, finishedAt: null, request,
-      metrics: { epochs: [] }, report: null, error: null, artifacts: [], cancelRequested: false, attempts: 0,
+      metrics: { epochs: [] }, report: null, error: null, artifacts: [], cancelRequested: false, attempts: 0, attemptLog: [],
     };
   }
 

@@ -14,8 +14,9 @@ export interface WorkerInfo {
   device: string;
   startedAt: string;
   seenAt: string;
-  /** The job it is processing, if any. */
+  /** The job it is processing, if any, and when that job last made progress. */
   jobId: string | null;
+  progressAt: string | null;
 }
 
 export class WorkerRegistry {

@@ -21,12 +21,18 @@ export default async function healthRoutes(app: FastifyInstance) {
     }
     const principal = await app.authenticate(req).catch(() => null);
     if (!principal || !isOperator(principal)) return { status: 'ready' };
-    const workers = await lopper.workers.seen();
+    const now = Date.now();
+    // A worker whose job had not moved for WORKER_STALL_MS when it last beat is alive but stuck.
+    const workers = (await lopper.workers.seen(now)).map((w) => ({
+      ...w,
+      healthy: !w.jobId || !w.progressAt || Date.parse(w.seenAt) - Date.parse(w.progressAt) <= lopper.config.workerStallMs,
+    }));
     return {
       status: 'ready',
       redis: 'ok',
       // The backend jobs will run on: that of the most recently seen worker (null: no worker yet).
       backend: workers.sort((a, b) => b.seenAt.localeCompare(a.seenAt))[0]?.backend ?? null,
+      unhealthyWorkers: workers.filter((w) => !w.healthy).length,
       workers,
     };
   });

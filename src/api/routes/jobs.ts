@@ -91,7 +91,10 @@ export default async function jobRoutes(app: FastifyInstance) {
       // The reference vanished between the check above and now (deleted concurrently).
       if (outcome !== 'ok') throw notFound(outcome === 'modelId' ? 'model' : 'dataset', String(request[outcome]), outcome);
       try {
-        await lopper.queue.add('prune', request, { jobId: id, removeOnComplete: 1000, removeOnFail: 1000 });
+        await lopper.queue.add('prune', request, {
+          jobId: id, removeOnComplete: 1000, removeOnFail: 1000,
+          attempts: lopper.config.jobAttempts, backoff: { type: 'exponential', delay: lopper.config.jobBackoffMs },
+        });
       } catch (err) {
         await lopper.jobs.discard(id);
         throw err;

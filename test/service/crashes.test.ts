@@ -1,0 +1,168 @@
+// Jobs survive their own process dying. A real worker (in this process) forks one child per
+// attempt (workers/processor.js); the tests kill that child at chosen moments — within
+// milliseconds of its start, mid-training — and check the worker notices, retries on its own up
+// to JOB_ATTEMPTS, records every attempt, never wedges, and takes the next job; a runaway past
+// JOB_TIMEOUT_MS is killed; a child frozen by SIGSTOP shows as an unhealthy worker in /readyz.
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/api/app.js';
+import { startWorker, type WorkerHandle } from '../../workers/worker.js';
+import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from './fixtures.js';
+import { testEnv, waitFor, type TestEnv } from './harness.js';
+
+let env: TestEnv;
+let app: FastifyInstance;
+let worker: WorkerHandle;
+let modelId: string;
+let smallData: string;
+let bigData: string;
+
+before(async () => {
+  env = await testEnv({ JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '10', WORKER_STALL_MS: '1500', JOB_TIMEOUT_MS: '60000' });
+  app = await buildApp({ config: env.config, logger: false });
+  worker = await startWorker(env.config);
+  modelId = await upload('/v1/models', modelParts(await writeTinyModel(join(env.dataDir, 'fixture-model'))));
+  smallData = await upload('/v1/datasets', [{ field: 'file', filename: 's.npz', content: datasetNpz(128) }]);
+  bigData = await upload('/v1/datasets', [{ field: 'file', filename: 'b.npz', content: datasetNpz(4000) }]);
+});
+
+after(async () => {
+  await worker?.close();
+  await app?.close();
+  await env?.cleanup();
+});
+
+async function upload(url: string, parts: Part[]) {
+  const body = multipart(parts);
+  const res = await app.inject({ method: 'POST', url, payload: body.payload, headers: body.headers });
+  assert.equal(res.statusCode, 201, res.body);
+  return res.json().id as string;
+}
+
+const getJob = async (id: string) => (await app.inject(`/v1/jobs/${id}`)).json();
+
+async function createJob(datasetId: string, epochs: number): Promise<string> {
+  const res = await app.inject({
+    method: 'POST', url: '/v1/jobs',
+    payload: { modelId, datasetId, pruning: { ratio: 0.5, calibrationSamples: 32 }, fineTune: { epochs, batchSize: 8, learningRate: 1e-3 } },
+  });
+  assert.equal(res.statusCode, 202, res.body);
+  return res.json().id;
+}
+
+const finished = (id: string, timeoutMs = 120_000) =>
+  waitFor(async () => {
+    const j = await getJob(id);
+    return ['completed', 'failed', 'cancelled'].includes(j.state) ? j : null;
+  }, timeoutMs, `job ${id} to finish`, 50);
+
+/** Pids of this process's job children (workers/processor.js), by their command line. */
+async function jobChildren(): Promise<number[]> {
+  const text = await readFile(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').catch(() => '');
+  const pids = text.split(/\s+/).filter(Boolean).map(Number);
+  const out: number[] = [];
+  for (const pid of pids) {
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.includes('processor.js')) out.push(pid);
+  }
+  return out;
+}
+
+/** The next job child to appear that is not in `seen`. */
+const nextChild = (seen: Set<number>) =>
+  waitFor(async () => (await jobChildren()).find((p) => !seen.has(p)) ?? null, 60_000, 'a job child to start', 5);
+
+const fineTuning = (id: string, attempt: number) =>
+  waitFor(async () => {
+    const j = await getJob(id);
+    return j.state === 'active' && j.attempts === attempt && j.stage === 'fine-tuning' && j.step > 3 ? j : null;
+  }, 60_000, `attempt ${attempt} to be fine-tuning`, 25);
+
+describe('a job whose process dies', () => {
+  test('killed within milliseconds of its start, the attempt is retried on its own and the job completes', async () => {
+    const seen = new Set(await jobChildren());
+    const id = await createJob(smallData, 1);
+    const first = await nextChild(seen);
+    process.kill(first, 'SIGKILL');
+    seen.add(first);
+    const done = await finished(id);
+    assert.equal(done.state, 'completed', JSON.stringify(done.error));
+    assert.equal(done.attempts, 2);
+    assert.deepEqual(done.attemptLog.map((a: { outcome: string }) => a.outcome), ['crashed', 'completed']);
+    assert.match(done.attemptLog[0].detail, /SIGKILL/);
+    assert.equal(done.attemptLog[0].workerId, worker.id);
+    assert.ok(done.attemptLog.every((a: { startedAt: string; endedAt: string }) => a.startedAt <= a.endedAt));
+    assert.equal(done.artifacts.length, 5);
+  });
+
+  test('killed mid-training on every attempt, it fails after JOB_ATTEMPTS with the reason; the worker takes the next job', async () => {
+    const id = await createJob(bigData, 50);
+    for (const attempt of [1, 2]) {
+      await fineTuning(id, attempt);
+      const [child] = await jobChildren();
+      process.kill(child, 'SIGKILL');
+    }
+    const failed = await finished(id);
+    assert.equal(failed.state, 'failed');
+    assert.match(failed.error.detail, /killed by SIGKILL.*attempt 2 of 2/);
+    assert.deepEqual(failed.attemptLog.map((a: { outcome: string }) => a.outcome), ['crashed', 'crashed']);
+    // Not wedged: the next job runs.
+    const next = await finished(await createJob(smallData, 1));
+    assert.equal(next.state, 'completed', JSON.stringify(next.error));
+    assert.deepEqual(await readdir(join(env.dataDir, 'tmp')).then((d) => d.filter((n) => n.startsWith('job-'))), []);
+  });
+
+  test('a frozen job shows as an unhealthy worker in /readyz; cancelling it still ends it', async () => {
+    const id = await createJob(bigData, 50);
+    await fineTuning(id, 1);
+    const [child] = await jobChildren();
+    process.kill(child, 'SIGSTOP');
+    try {
+      const ready = await waitFor(async () => {
+        const r = (await app.inject('/readyz')).json();
+        return r.unhealthyWorkers === 1 ? r : null;
+      }, 30_000, 'the worker to show unhealthy (at its next heartbeat)');
+      assert.equal(ready.workers[0].healthy, false);
+      assert.equal(ready.workers[0].jobId, id);
+    } finally {
+      process.kill(child, 'SIGCONT');
+    }
+    assert.equal((await app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel` })).statusCode, 202);
+    assert.equal((await finished(id)).state, 'cancelled');
+    await waitFor(async () => (await app.inject('/readyz')).json().unhealthyWorkers === 0, 30_000, 'the worker to be healthy again');
+  });
+});
+
+describe('a runaway job', () => {
+  test('past JOB_TIMEOUT_MS it is killed and fails, not retried; the worker goes on', async () => {
+    const slow = await testEnv({ JOB_TIMEOUT_MS: '4000', JOB_ATTEMPTS: '3' });
+    const app2 = await buildApp({ config: slow.config, logger: false });
+    const worker2 = await startWorker(slow.config);
+    try {
+      const post = async (files: Part[]) => {
+        const body = multipart(files);
+        const res = await app2.inject({ method: 'POST', url: files[0].field === 'file' ? '/v1/datasets' : '/v1/models', payload: body.payload, headers: body.headers });
+        assert.equal(res.statusCode, 201, res.body);
+        return res.json().id as string;
+      };
+      const model = await post(modelParts(await writeTinyModel(join(slow.dataDir, 'fixture-model'))));
+      const data = await post([{ field: 'file', filename: 'b.npz', content: datasetNpz(4000) }]);
+      const res = await app2.inject({ method: 'POST', url: '/v1/jobs', payload: { modelId: model, datasetId: data, pruning: { ratio: 0.5 }, fineTune: { epochs: 500, batchSize: 8 } } });
+      const id = res.json().id;
+      const done = await waitFor(async () => {
+        const j = (await app2.inject(`/v1/jobs/${id}`)).json();
+        return ['completed', 'failed', 'cancelled'].includes(j.state) ? j : null;
+      }, 60_000, 'the runaway to be stopped', 50);
+      assert.equal(done.state, 'failed');
+      assert.match(done.error.detail, /JOB_TIMEOUT_MS/);
+      assert.deepEqual(done.attemptLog.map((a: { outcome: string }) => a.outcome), ['timed-out']);
+    } finally {
+      await worker2.close();
+      await app2.close();
+      await slow.cleanup();
+    }
+  });
+});
