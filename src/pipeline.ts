@@ -16,7 +16,7 @@ import { compareLatency } from './measure/latency.js';
 import { predictAll } from './measure/predict.js';
 import { OUTPUT_FILES, type BackendName, type FineTuneOptions, type Progress, type PruningOptions, type Stage } from './request.js';
 import { outputsAreProbabilities, toLogits } from './train/distill-loss.js';
-import { fineTune } from './train/fine-tune.js';
+import { fineTune, type FineTuneCheckpoint } from './train/fine-tune.js';
 import { findBlocks } from './vbp/blocks.js';
 import { countMacs, countParams } from './vbp/cost.js';
 import { scoreNeurons } from './vbp/criteria.js';
@@ -44,6 +44,11 @@ export interface PipelineInput {
 export interface PipelineHooks {
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
+  /** Where fine-tuning keeps a checkpoint after each epoch, and resumes from one (a retried job). */
+  checkpoint?: {
+    load(): Promise<FineTuneCheckpoint | null>;
+    save(c: FineTuneCheckpoint): Promise<void>;
+  };
 }
 
 /** Share of the whole job each stage roughly takes, for one monotone 0..1 progress figure. */
@@ -170,6 +175,8 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
         ...tuning,
         seed: pruning.seed,
         signal: hooks.signal,
+        resume: await hooks.checkpoint?.load(),
+        onCheckpoint: hooks.checkpoint?.save,
         onBatch: ({ epoch, step, stepsPerEpoch, loss }) =>
           report('fine-tuning', (epoch - 1 + step / stepsPerEpoch) / tuning.epochs, { epoch, step, loss }),
         evaluate: async () => {

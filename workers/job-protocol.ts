@@ -1,6 +1,7 @@
 // What the worker (job-runner.ts) and the job's own child process (processor.ts) say to each other
 // over IPC. The child runs the pipeline and keeps the record in step with it; how an attempt ended
 // is its last message. A child that exits without one died (signal, OOM, crash).
+import { join } from 'node:path';
 import type { Problem } from '../src/problem.js';
 import type { JobRequest } from '../src/queue/payload.js';
 
@@ -21,3 +22,8 @@ export type Outcome =
   | { kind: 'gone'; detail: string };
 
 export type FromChild = { cmd: 'progress'; value: object } | { cmd: 'outcome'; outcome: Outcome };
+
+/** An attempt's scratch space (each attempt starts it afresh) and the job's fine-tuning checkpoint
+ * (kept across attempts until the job ends), both under DATA_DIR/tmp so the sweeper knows them. */
+export const scratchDir = (dataDir: string, id: string) => join(dataDir, 'tmp', `job-${id}`);
+export const checkpointDir = (dataDir: string, id: string) => join(dataDir, 'tmp', `ckpt-${id}`);

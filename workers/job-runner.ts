@@ -7,7 +7,6 @@
 // queued with; only our own failures are retried, never bad input), and enforces JOB_TIMEOUT_MS.
 import { fork, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
@@ -17,7 +16,7 @@ import { ABORT_SHUTDOWN } from '../src/queue/names.js';
 import type { JobRequest } from '../src/queue/payload.js';
 import { endAttempt, FINISHED_STATES, type AttemptRecord, type JobStore } from '../src/store/jobs.js';
 import type { Storage } from '../src/store/storage.js';
-import type { FromChild, Outcome, ToChild } from './job-protocol.js';
+import { checkpointDir, scratchDir, type FromChild, type Outcome, type ToChild } from './job-protocol.js';
 
 export interface RunnerContext {
   config: Config;
@@ -93,7 +92,9 @@ export function createProcessor(ctx: RunnerContext) {
     if (FINISHED_STATES.includes(rec.state)) throw new UnrecoverableError(`job is already ${rec.state}`);
     // An attempt still open here never ended: its worker vanished and the stall check requeued it.
     let attemptLog: AttemptRecord[] = endAttempt(rec.attemptLog ?? [], 'lost', 'its worker stopped (killed or crashed); recovered by the stall check');
+    const dropCheckpoint = () => rm(checkpointDir(config.dataDir, id), { recursive: true, force: true });
     if (rec.cancelRequested) {
+      await dropCheckpoint();
       await jobs.transition(id, { from: ['queued', 'active'], to: 'cancelled', set: { finishedAt: now(), attemptLog } });
       throw new UnrecoverableError('cancelled');
     }
@@ -101,6 +102,7 @@ export function createProcessor(ctx: RunnerContext) {
     const broken = attemptLog.filter((a) => a.outcome !== null && BROKEN.includes(a.outcome)).length;
     if (broken >= maxAttempts) {
       const error = problem('job-failed', 500, `gave up after ${broken} broken attempts (JOB_ATTEMPTS); see attemptLog`, { instance: `/v1/jobs/${id}` });
+      await dropCheckpoint();
       await jobs.transition(id, { from: ['queued', 'active'], to: 'failed', set: { error, finishedAt: now(), attemptLog } });
       throw new UnrecoverableError(error.detail);
     }
@@ -127,7 +129,7 @@ export function createProcessor(ctx: RunnerContext) {
     }
     // The attempt broke on our side: the child reported an error, died, or ran out of time. A dead
     // child cleaned up nothing: its scratch space and any artifacts it had begun to store go now.
-    await rm(join(config.dataDir, 'tmp', `job-${id}`), { recursive: true, force: true });
+    await rm(scratchDir(config.dataDir, id), { recursive: true, force: true });
     await ctx.storage.deleteFolder(`jobs/${id}`);
     const [outcome, detail]: [AttemptRecord['outcome'] & string, string] =
       'timedOut' in ended
@@ -148,6 +150,7 @@ export function createProcessor(ctx: RunnerContext) {
       log.warn({ jobId: id, attempt, outcome, detail }, 'job attempt failed; retrying');
       throw new Error(detail);
     }
+    await dropCheckpoint();
     if (signal?.aborted) {
       // A cancel the child did not answer in time.
       await jobs.transition(id, { from: ['active'], to: 'cancelled', set: { finishedAt: now(), attemptLog: endAttempt(attemptLog, 'cancelled', detail) } });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { problem, type Problem } from '../src/problem.js';
 import { loadConfig } from '../src/config.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/io/checkpoint.js';
 import { DEFAULT_MODEL_LIMITS } from '../src/io/topology-check.js';
 import { runPipeline } from '../src/pipeline.js';
 import { OUTPUT_FILES } from '../src/request.js';
@@ -19,8 +20,8 @@ import { redisKeys } from '../src/store/keys.js';
 import { LocalDiskStorage } from '../src/store/local-disk.js';
 import { jobAnnouncer } from '../src/webhooks/job-events.js';
 import { WebhookEmitter } from '../src/webhooks/queue.js';
-import type { FromChild, Outcome, ToChild } from './job-protocol.js';
 import { exitWhenOrphaned } from './orphan-watchdog.js';
+import { checkpointDir, scratchDir, type FromChild, type Outcome, type ToChild } from './job-protocol.js';
 import { ProgressReporter } from './progress.js';
 
 // A worker killed with SIGKILL cannot stop this process: the watchdog thread ends it even in the
@@ -60,16 +61,32 @@ async function run(id: string, data: unknown): Promise<Outcome> {
   const request = jobRequestSchema.parse(data);
   const rec = await jobs.get(id);
   if (!rec || rec.state !== 'active') return { kind: 'gone', detail: `job is ${rec?.state ?? 'gone'}, not runnable` };
-  const attempts = rec.attemptLog ?? [];
+  let attempts = rec.attemptLog ?? [];
   const signal = abort.signal;
   log.info({ jobId: id, attempt: rec.attempts }, 'job started');
 
   // Scratch space of this attempt; an earlier attempt killed mid-job may have left its own here.
-  const scratch = join(config.dataDir, 'tmp', `job-${id}`);
+  const scratch = scratchDir(config.dataDir, id);
   await rm(scratch, { recursive: true, force: true });
   await mkdir(scratch, { recursive: true });
   const outDir = join(scratch, 'out');
   const sink = { updateProgress: (value: object) => send({ cmd: 'progress', value }) };
+  // Kept beside the scratch space (which each attempt starts afresh) until the job ends, so a
+  // retry on any worker continues after the last finished epoch.
+  const ckptDir = checkpointDir(config.dataDir, id);
+  const checkpoint = {
+    load: async () => {
+      const c = await loadCheckpoint(ckptDir);
+      if (c) {
+        const last = attempts[attempts.length - 1];
+        attempts = [...attempts.slice(0, -1), { ...last, resumedFromEpoch: c.epoch }];
+        await jobs.transition(id, { from: ['active'], set: { attemptLog: attempts } });
+        log.info({ jobId: id, epoch: c.epoch }, 'resuming from checkpoint');
+      }
+      return c;
+    },
+    save: (c: Parameters<typeof saveCheckpoint>[1]) => saveCheckpoint(ckptDir, c),
+  };
   const reporter = new ProgressReporter(sink, jobs, id, log, undefined, undefined, async (epoch) => {
     const current = await jobs.get(id);
     if (current) await announce.epoch(current, epoch);
@@ -86,7 +103,7 @@ async function run(id: string, data: unknown): Promise<Outcome> {
         backend: config.backend,
         modelLimits: { ...DEFAULT_MODEL_LIMITS, maxParams: config.maxModelParams, maxLayers: config.maxModelLayers, maxDepth: config.maxConfigDepth },
       },
-      { onProgress: reporter.onProgress, signal },
+      { onProgress: reporter.onProgress, signal, checkpoint },
     );
     reporter.finish();
     await reporter.close();
@@ -107,6 +124,7 @@ async function run(id: string, data: unknown): Promise<Outcome> {
       await storage.deleteFolder(`jobs/${id}`);
       return { kind: 'gone', detail: `job became ${done.state} while finishing` };
     }
+    await rm(ckptDir, { recursive: true, force: true });
     log.info({ jobId: id }, 'job completed');
     return { kind: 'completed' };
   } catch (err) {
@@ -123,6 +141,7 @@ async function run(id: string, data: unknown): Promise<Outcome> {
         return { kind: 'released' };
       }
       await jobs.transition(id, { from: ['active'], to: 'cancelled', set: { finishedAt: now(), attemptLog: endAttempt(attempts, 'cancelled') } });
+      await rm(ckptDir, { recursive: true, force: true });
       log.info({ jobId: id }, 'job cancelled');
       return { kind: 'cancelled' };
     }
@@ -133,6 +152,7 @@ async function run(id: string, data: unknown): Promise<Outcome> {
     }
     // A bad model or dataset fails the same way every time: no retry.
     await jobs.transition(id, { from: ['active'], to: 'failed', set: { error, finishedAt: now(), attemptLog: endAttempt(attempts, 'failed', error.detail) } });
+    await rm(ckptDir, { recursive: true, force: true });
     log.warn({ jobId: id, detail: error.detail }, 'job failed');
     return { kind: 'failed', detail: error.detail };
   } finally {

@@ -129,7 +129,7 @@ export async function startWorker(config: Config, opts: { logger?: Logger } = {}
     tmpDir: join(config.dataDir, 'tmp'),
     graceMs: config.tmpGraceMs,
     intervalMs: config.tmpSweepIntervalMs,
-    isOwned: (name) => name === `job-${currentJob}`,
+    isOwned: (name) => name === `job-${currentJob}` || name === `ckpt-${currentJob}`,
     isLiveJob: (jobId) => jobs.isLive(jobId),
     log,
   });

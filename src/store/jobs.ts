@@ -37,6 +37,8 @@ export interface AttemptRecord {
    * vanished; found by the stall check) */
   outcome: 'completed' | 'failed' | 'cancelled' | 'released' | 'error' | 'crashed' | 'timed-out' | 'lost' | null;
   detail?: string;
+  /** Set when the attempt continued from the checkpoint an earlier one left after this epoch. */
+  resumedFromEpoch?: number;
 }
 
 /** `log` with its running attempt (the last, if it has not ended) ended now as `outcome`. */

@@ -2,8 +2,9 @@
 // folders of killed jobs). The API and every worker sweep at start and then periodically. An entry
 // stays while a live request of this process writes it, while it has changed within the grace
 // period (another process on the shared volume may be writing it: live uploads are never idle for
-// long, slow ones are cut off), or, for a job's scratch folder `job-<id>`, while that job is queued
-// or active in Redis (training may leave its scratch folder untouched for hours).
+// long, slow ones are cut off), or, for a job's scratch folder `job-<id>` and its checkpoint
+// `ckpt-<id>`, while that job is queued or active in Redis (training may leave them untouched for
+// hours, and a checkpoint waits for the job's retry).
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -47,7 +48,7 @@ export async function sweepTmp(opts: SweepOptions): Promise<string[]> {
     if (opts.isOwned(name)) continue;
     const path = join(opts.tmpDir, name);
     if (Date.now() - (await lastChange(path)) < opts.graceMs) continue;
-    const job = /^job-([A-Za-z0-9_-]{1,64})$/.exec(name)?.[1];
+    const job = /^(?:job|ckpt)-([A-Za-z0-9_-]{1,64})$/.exec(name)?.[1];
     if (job) {
       const live = await opts.isLiveJob(job).catch((err: Error) => {
         opts.log?.warn({ err: err.message, entry: name }, 'tmp sweep: cannot tell whether the job is live; kept');

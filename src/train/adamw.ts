@@ -129,6 +129,23 @@ export class AdamW extends tf.Optimizer {
     return state;
   }
 
+  /** m, v and the step count, for a checkpoint (null before the first step). */
+  async exportState(): Promise<{ iterations: number; m: Float32Array; v: Float32Array } | null> {
+    if (!this.state) return null;
+    return { iterations: this.iterations, m: (await this.state.m.data()) as Float32Array, v: (await this.state.v.data()) as Float32Array };
+  }
+
+  /** Continues from exported state for `values` (the same variables, in the same order, as when exported). */
+  importState(values: tf.Variable[], saved: { iterations: number; m: Float32Array; v: Float32Array }): void {
+    const state = this.stateFor(values);
+    if (saved.m.length !== state.m.size || saved.v.length !== state.v.size) throw new Error('AdamW: checkpointed state does not fit these variables');
+    tf.tidy(() => {
+      state.m.assign(tf.tensor1d(saved.m));
+      state.v.assign(tf.tensor1d(saved.v));
+    });
+    this.iterations_ = saved.iterations;
+  }
+
   private disposeState(): void {
     if (!this.state) return;
     tf.dispose([this.state.m, this.state.v, ...(this.state.decayMask ? [this.state.decayMask] : [])]);

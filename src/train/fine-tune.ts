@@ -38,8 +38,24 @@ export interface EpochResult {
   seconds: number;
 }
 
+/** Everything a later run needs to continue after `epoch` as if it had never stopped. The
+ * per-epoch shuffles derive from the seed and the epoch, so there is no RNG state to keep. */
+export interface FineTuneCheckpoint {
+  /** The run this belongs to (student weight shapes, data size, schedule); another run ignores it. */
+  signature: string;
+  epoch: number;
+  results: EpochResult[];
+  /** Every weight of the student (trainable or not), in `student.weights` order. */
+  weights: Float32Array[];
+  optimizer: { iterations: number; m: Float32Array; v: Float32Array } | null;
+}
+
 export type FineTuneRunOptions = FineTuneOptions & {
   seed: number;
+  /** Continue from this checkpoint, if it belongs to this run. */
+  resume?: FineTuneCheckpoint | null;
+  /** Called after each epoch (evaluation included) with a checkpoint of it. */
+  onCheckpoint?: (c: FineTuneCheckpoint) => Promise<void>;
   onBatch?: (p: BatchProgress) => void;
   signal?: AbortSignal;
   /** Called after each epoch (1-based) with the student in its current state. */
@@ -95,11 +111,27 @@ export async function fineTune(
   const stepsPerEpoch = Math.ceil(n / batchSize);
   const totalSteps = epochs * stepsPerEpoch;
   const optimizer = new AdamW({ learningRate: opts.learningRate, weightDecay: opts.weightDecay });
+  const signature = JSON.stringify({
+    weights: student.weights.map((w) => w.shape), n, batchSize, epochs, seed: opts.seed,
+    lr: opts.learningRate, wd: opts.weightDecay,
+  });
   // Running sum of loss × rows for the current epoch, kept on the device between reads.
   let lossSum: tf.Tensor = tf.scalar(0);
   const results: EpochResult[] = [];
+  let first = 1;
+  const resume = opts.resume?.signature === signature ? opts.resume : null;
+  if (resume) {
+    student.weights.forEach((w, i) => {
+      const value = tf.tensor(resume.weights[i], w.shape as number[]);
+      w.write(value);
+      value.dispose();
+    });
+    if (resume.optimizer) optimizer.importState(vars, resume.optimizer);
+    results.push(...resume.results);
+    first = resume.epoch + 1;
+  }
   try {
-    for (let epoch = 1; epoch <= epochs; epoch++) {
+    for (let epoch = first; epoch <= epochs; epoch++) {
       const started = performance.now();
       // A different, reproducible permutation per epoch (golden-ratio mixing of seed and epoch).
       const order = shuffledIndices(n, (opts.seed ^ Math.imul(epoch, 0x9e3779b9)) >>> 0);
@@ -147,6 +179,10 @@ export async function fineTune(
       const seconds = (performance.now() - started) / 1000;
       const evalAccuracy = opts.evaluate ? await opts.evaluate(epoch) : null;
       results.push({ epoch, loss, evalAccuracy, seconds });
+      if (opts.onCheckpoint && epoch < epochs) {
+        const weights = await Promise.all(student.weights.map(async (w) => (await w.read().data()) as Float32Array));
+        await opts.onCheckpoint({ signature, epoch, results: results.map((r) => ({ ...r })), weights, optimizer: await optimizer.exportState() });
+      }
     }
   } finally {
     lossSum.dispose();

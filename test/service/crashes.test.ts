@@ -115,6 +115,36 @@ describe('a job whose process dies', () => {
     assert.deepEqual(await readdir(join(env.dataDir, 'tmp')).then((d) => d.filter((n) => n.startsWith('job-'))), []);
   });
 
+  test('killed in its last epoch, the retry resumes from the checkpoint and ends as an uninterrupted run would', async () => {
+    const plain = await finished(await createJob(bigData, 4));
+    assert.equal(plain.state, 'completed', JSON.stringify(plain.error));
+    const id = await createJob(bigData, 4);
+    await waitFor(async () => {
+      const j = await getJob(id);
+      return j.state === 'active' && j.epoch === 4 && j.step > 5 ? j : null;
+    }, 60_000, 'the last epoch', 25);
+    const [child] = await jobChildren();
+    process.kill(child, 'SIGKILL');
+    const resumed = await finished(id);
+    assert.equal(resumed.state, 'completed', JSON.stringify(resumed.error));
+    assert.deepEqual(resumed.attemptLog.map((a: { outcome: string }) => a.outcome), ['crashed', 'completed']);
+    assert.equal(resumed.attemptLog[1].resumedFromEpoch, 3);
+    // Epochs 1-3 come from the checkpoint, the same as the uninterrupted run's; so do the weights.
+    assert.deepEqual(resumed.report.fineTune.epochs.map((e: { loss: number }) => e.loss), plain.report.fineTune.epochs.map((e: { loss: number }) => e.loss));
+    assert.deepEqual(resumed.report.prunedNeurons, plain.report.prunedNeurons);
+    const weights = async (job: { artifacts: { name: string; href: string }[] }) => {
+      const res = await app.inject(job.artifacts.find((a) => a.name === 'weights.bin')!.href);
+      return new Float32Array(res.rawPayload.buffer.slice(res.rawPayload.byteOffset, res.rawPayload.byteOffset + res.rawPayload.length));
+    };
+    const [w1, w2] = [await weights(plain), await weights(resumed)];
+    assert.equal(w1.length, w2.length);
+    const maxDiff = w1.reduce((m, v, i) => Math.max(m, Math.abs(v - w2[i])), 0);
+    assert.ok(maxDiff < 1e-5, `fine-tuned weights differ by up to ${maxDiff}`);
+    const seconds = (a: { startedAt: string; endedAt: string }) => (Date.parse(a.endedAt) - Date.parse(a.startedAt)) / 1000;
+    console.log(`# resume: uninterrupted run ${seconds(plain.attemptLog[0]).toFixed(2)} s, resumed attempt ${seconds(resumed.attemptLog[1]).toFixed(2)} s`);
+    assert.deepEqual((await readdir(join(env.dataDir, 'tmp'))).filter((n) => n.startsWith('ckpt-') || n.startsWith('job-')), []);
+  });
+
   test('a frozen job shows as an unhealthy worker in /readyz; cancelling it still ends it', async () => {
     const id = await createJob(bigData, 50);
     await fineTuning(id, 1);
