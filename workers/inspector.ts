@@ -6,7 +6,7 @@ import type { InspectReply, InspectTask } from '../src/api/inspector.js';
 import { initBackend } from '../src/engine/backend.js';
 import { inspectDatasetFile, inspectModelFiles } from '../src/inspect.js';
 import { DEFAULT_MODEL_LIMITS } from '../src/io/topology-check.js';
-import { exitWhenOrphaned } from './orphan-watchdog.js';
+import { exitWhenOrphaned } from '../src/orphan-watchdog.js';
 
 // The parent kills this process on a deadline, but if the parent itself is SIGKILLed, nobody will.
 exitWhenOrphaned();

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config.js';
+import { PARENT_PID_ENV } from '../src/orphan-watchdog.js';
 import { problem } from '../src/problem.js';
 import { ABORT_SHUTDOWN } from '../src/queue/names.js';
 import type { JobRequest } from '../src/queue/payload.js';
@@ -41,7 +42,7 @@ const reset = { stage: null, progress: 0, epoch: null, step: null, loss: null } 
 
 /** Runs the child to its end: its last message, its death, or the deadline. */
 function runChild(ctx: RunnerContext, job: Job<JobRequest>, signal: AbortSignal | undefined): Promise<Ended> {
-  const child: ChildProcess = fork(CHILD, [], { env: ctx.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(CHILD, [], { env: { ...ctx.env, [PARENT_PID_ENV]: String(process.pid) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise<Ended>((resolve) => {
     let outcome: Outcome | null = null;
     let timedOut = false;

@@ -20,7 +20,7 @@ import { redisKeys } from '../src/store/keys.js';
 import { LocalDiskStorage } from '../src/store/local-disk.js';
 import { jobAnnouncer } from '../src/webhooks/job-events.js';
 import { WebhookEmitter } from '../src/webhooks/queue.js';
-import { exitWhenOrphaned } from './orphan-watchdog.js';
+import { exitWhenOrphaned } from '../src/orphan-watchdog.js';
 import { checkpointDir, scratchDir, type FromChild, type Outcome, type ToChild } from './job-protocol.js';
 import { ProgressReporter } from './progress.js';
 

@@ -7,6 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { PARENT_PID_ENV } from '../orphan-watchdog.js';
 import { InputError } from '../errors.js';
 import { ApiError } from '../problem.js';
 
@@ -71,7 +72,7 @@ class Sandbox {
 
   constructor(script: string, opts: InspectorOptions) {
     this.child = fork(script, [], {
-      env: opts.env ?? process.env,
+      env: { ...(opts.env ?? process.env), [PARENT_PID_ENV]: String(process.pid) },
       execArgv: [`--max-old-space-size=${opts.memoryMb}`],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'advanced',
