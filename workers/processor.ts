@@ -55,6 +55,7 @@ function failure(err: unknown, id: string): Problem {
 }
 
 const now = () => new Date().toISOString();
+const clean = (...dirs: string[]) => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 
 /** One attempt; the worker has already moved the record to active and opened its attempt entry. */
 async function run(id: string, data: unknown): Promise<Outcome> {
@@ -112,6 +113,8 @@ async function run(id: string, data: unknown): Promise<Outcome> {
       const obj = await storage.putFile(`jobs/${id}/${name}`, join(outDir, name));
       artifacts.push({ name, bytes: obj.bytes, sha256: obj.sha256 });
     }
+    // Whoever sees the job finished sees nothing of it left in DATA_DIR/tmp.
+    await clean(scratch, ckptDir);
     const done = await jobs.transition(id, {
       from: ['active'],
       to: 'completed',
@@ -124,12 +127,12 @@ async function run(id: string, data: unknown): Promise<Outcome> {
       await storage.deleteFolder(`jobs/${id}`);
       return { kind: 'gone', detail: `job became ${done.state} while finishing` };
     }
-    await rm(ckptDir, { recursive: true, force: true });
     log.info({ jobId: id }, 'job completed');
     return { kind: 'completed' };
   } catch (err) {
     await reporter.close();
     await storage.deleteFolder(`jobs/${id}`);
+    await clean(scratch);
     if (signal.aborted) {
       if (signal.reason === ABORT_SHUTDOWN) {
         // The worker is shutting down: the job goes back to the queue for another worker.
@@ -140,8 +143,8 @@ async function run(id: string, data: unknown): Promise<Outcome> {
         log.info({ jobId: id }, 'job released on shutdown');
         return { kind: 'released' };
       }
+      await clean(ckptDir);
       await jobs.transition(id, { from: ['active'], to: 'cancelled', set: { finishedAt: now(), attemptLog: endAttempt(attempts, 'cancelled') } });
-      await rm(ckptDir, { recursive: true, force: true });
       log.info({ jobId: id }, 'job cancelled');
       return { kind: 'cancelled' };
     }
@@ -151,12 +154,12 @@ async function run(id: string, data: unknown): Promise<Outcome> {
       return { kind: 'error', error };
     }
     // A bad model or dataset fails the same way every time: no retry.
+    await clean(ckptDir);
     await jobs.transition(id, { from: ['active'], to: 'failed', set: { error, finishedAt: now(), attemptLog: endAttempt(attempts, 'failed', error.detail) } });
-    await rm(ckptDir, { recursive: true, force: true });
     log.warn({ jobId: id, detail: error.detail }, 'job failed');
     return { kind: 'failed', detail: error.detail };
   } finally {
-    await rm(scratch, { recursive: true, force: true });
+    await clean(scratch);
   }
 }
 
