@@ -1,4 +1,4 @@
-// Chaos: two real worker processes (`service.js worker`), twelve jobs of 3,000 training steps,
+// Chaos: two real worker processes (`service.js worker`), twelve or more jobs of 3,000 steps,
 // and a seeded schedule of SIGKILLs to a worker process or to its job's child — some within
 // 0.2 s of the child's start — with a worker started again after each one it kills, and one
 // restart of Redis (append-only) in the middle. Every job must end completed exactly once, its artifacts matching the record and
@@ -131,19 +131,20 @@ after(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-test(`${JOBS} jobs through ${KILLS} seeded SIGKILLs and a Redis restart all complete exactly once`, async () => {
+test(`${JOBS}+ jobs through ${KILLS} seeded SIGKILLs and a Redis restart all complete exactly once`, async () => {
   const random = rng(20261201);
   const modelId = await upload('/v1/models', modelParts(await writeTinyModel(join(dataDir, 'fixture-model'), { hidden: 32 })));
   const datasetId = await upload('/v1/datasets', [{ field: 'file', filename: 'd.npz', content: datasetNpz(4000) }]);
   const ids: string[] = [];
-  for (let i = 0; i < JOBS; i++) {
+  const submit = async () => {
     const res = await inject({
       method: 'POST', url: '/v1/jobs',
-      payload: { modelId, datasetId, pruning: { ratio: 0.5, calibrationSamples: 64, seed: i }, fineTune: { epochs: 6, batchSize: 8, learningRate: 1e-3 } },
+      payload: { modelId, datasetId, pruning: { ratio: 0.5, calibrationSamples: 64, seed: ids.length }, fineTune: { epochs: 6, batchSize: 8, learningRate: 1e-3 } },
     });
     assert.equal(res.statusCode, 202, res.body);
     ids.push(res.json().id);
-  }
+  };
+  for (let i = 0; i < JOBS; i++) await submit();
   startWorker();
   startWorker();
 
@@ -151,7 +152,8 @@ test(`${JOBS} jobs through ${KILLS} seeded SIGKILLs and a Redis restart all comp
   const log: string[] = [];
   let kills = 0;
   while (kills < KILLS) {
-    if ((await states()).every((j) => j.state === 'completed')) break;
+    // However fast the machine, there is always work to kill: every kill lands on a job.
+    if ((await states()).filter((j) => j.state !== 'completed').length < 2) await submit();
     await new Promise((r) => setTimeout(r, 200 + random() * 800));
     const targets = live();
     const worker = targets[Math.floor(random() * targets.length)];
@@ -208,8 +210,7 @@ test(`${JOBS} jobs through ${KILLS} seeded SIGKILLs and a Redis restart all comp
     }
     assert.equal(job.report.fineTune.epochs.length, 6);
   }
-  console.log(`# chaos: ${kills} kills, ${retries} retries, ${resumes} resumes\n# ${log.join('\n# ')}`);
-  assert.ok(kills >= 10, `only ${kills} kills landed before the jobs finished`);
+  console.log(`# chaos: ${ids.length} jobs, ${kills} kills, ${retries} retries, ${resumes} resumes\n# ${log.join('\n# ')}`);
 
   // Nothing left behind: no scratch or checkpoint, no process but the live workers.
   await waitFor(async () => (await readdir(join(dataDir, 'tmp'))).length === 0, 10_000, 'DATA_DIR/tmp to be empty');
