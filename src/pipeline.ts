@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './engine/backend.js';
 import { CancelledError, InputError } from './errors.js';
-import { checkFitsModel, loadDataset, splitHoldout, takeSamples, type Dataset } from './io/dataset.js';
+import { checkCompatible } from './compatibility.js';
+import { describeDataset, loadDataset, splitHoldout, takeSamples, type Dataset } from './io/dataset.js';
 import { loadModel } from './io/model-files.js';
 import type { ModelLimits } from './io/topology-check.js';
 import { saveModelFiles, zipModelFiles } from './io/model-save.js';
@@ -17,7 +18,7 @@ import { predictAll } from './measure/predict.js';
 import { OUTPUT_FILES, type BackendName, type FineTuneOptions, type Progress, type PruningOptions, type Stage } from './request.js';
 import { outputsAreProbabilities, toLogits } from './train/distill-loss.js';
 import { fineTune, type FineTuneCheckpoint } from './train/fine-tune.js';
-import { findBlocks } from './vbp/blocks.js';
+import { findBlocks, type BlockSearch } from './vbp/blocks.js';
 import { countMacs, countParams } from './vbp/cost.js';
 import { scoreNeurons } from './vbp/criteria.js';
 import { selectKept } from './vbp/ranking.js';
@@ -76,23 +77,13 @@ async function evaluate(model: tf.LayersModel, data: Dataset): Promise<Outputs> 
   return { predicted, accuracy };
 }
 
-async function loadInputs(input: PipelineInput, inputShape: (number | null)[]) {
+/** Loads the data and checks it and the model against each other before any compute. */
+async function loadInputs(input: PipelineInput, model: tf.LayersModel, blocks: BlockSearch) {
   const data = await loadDataset(input.data, 'data');
-  checkFitsModel(data, inputShape, 'data');
-  if (input.evalData) {
-    const evaluation = await loadDataset(input.evalData, 'evalData');
-    checkFitsModel(evaluation, inputShape, 'evalData');
-    return { train: data, evaluation };
-  }
-  return splitHoldout(data, HOLDOUT_FRACTION, input.pruning.seed);
-}
-
-function checkLabels(datasets: Dataset[], classes: number): void {
-  for (const [field, ds] of [['data', datasets[0]], ['evalData', datasets[1]]] as const) {
-    if (ds.y && ds.classes !== null && ds.classes > classes) {
-      throw new InputError(field, `${field}: y has class ids up to ${ds.classes - 1} but the model outputs ${classes} classes`);
-    }
-  }
+  const evaluation = input.evalData ? await loadDataset(input.evalData, 'evalData') : null;
+  const facts = { inputShape: model.inputs[0].shape, outputShape: model.outputs[0].shape, ...blocks };
+  checkCompatible(facts, describeDataset(data), evaluation && describeDataset(evaluation), { model: 'model', data: 'data', evalData: 'evalData' });
+  return evaluation ? { train: data, evaluation } : splitHoldout(data, HOLDOUT_FRACTION, input.pruning.seed);
 }
 
 export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {}): Promise<Report> {
@@ -126,15 +117,9 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     if (model.inputs.length !== 1 || model.outputs.length !== 1) {
       throw new InputError('model', `models with ${model.inputs.length} inputs and ${model.outputs.length} outputs are not supported: one input and one output`);
     }
-    const inputShape = model.inputs[0].shape.slice(1);
-    const classes = model.outputs[0].shape[model.outputs[0].shape.length - 1] ?? 0;
-    const { train, evaluation } = await loadInputs(input, inputShape);
-    checkLabels([train, evaluation], classes);
-    const { blocks, notPrunable } = findBlocks(model);
-    if (blocks.length === 0) {
-      const why = notPrunable.map((n) => `${n.layer}: ${n.reason}`).join('; ');
-      throw new InputError('model', `no prunable MLP block (Dense → activation → Dense) found${why ? ` (${why})` : ''}`);
-    }
+    const found = findBlocks(model);
+    const { blocks, notPrunable } = found;
+    const { train, evaluation } = await loadInputs(input, model, found);
     if (tuning.epochs > 0) checkTrainable(model, train.sampleShape); // fail now, not after statistics
     timings.loading = lap();
 

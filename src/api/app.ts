@@ -11,6 +11,7 @@ import services from './plugins/services.js';
 import slowClients from './plugins/slow-clients.js';
 import healthRoutes from './routes/health.js';
 import v1 from './routes/v1.js';
+import { serializerCompiler, validatorCompiler } from './validate.js';
 
 export interface BuildAppOptions {
   config: Config;
@@ -40,6 +41,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   // Job requests are JSON and uploads multipart; a text/plain body is a client mistake (415),
   // not a string to validate.
   app.removeContentTypeParser('text/plain');
+  // Routes declare zod schemas: they validate input, serialise replies and make the OpenAPI document.
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
@@ -52,6 +56,6 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(multipart);
   await app.register(docs, { public: config.docsPublic });
   await app.register(healthRoutes);
-  await app.register(v1);
+  await app.register(v1, { prefix: '/v1' });
   return app;
 }

@@ -1,10 +1,5 @@
 // How a job record is shown to clients: internal bookkeeping stays in Redis, artifacts get hrefs.
-import { OUTPUT_FILES } from '../request.js';
 import type { JobRecord } from '../store/jobs.js';
-
-/** The files a completed job offers for download, in the order the API lists them. */
-export const ARTIFACT_NAMES = OUTPUT_FILES;
-export type ArtifactName = (typeof ARTIFACT_NAMES)[number];
 
 export const jobHref = (id: string) => `/v1/jobs/${id}`;
 

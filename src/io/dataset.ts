@@ -162,30 +162,15 @@ function readLabels(ya: NpyArray, n: number, field: string): { y: Int32Array; cl
   return { y, classes: columns };
 }
 
-export function describeDataset(ds: Dataset) {
+export function describeDataset(ds: Dataset): DatasetSummary {
   return {
     samples: ds.n,
     xShape: [ds.n, ...ds.sampleShape],
+    sampleShape: ds.sampleShape,
     xDtype: ds.xDtype,
     hasLabels: ds.y !== null,
     classes: ds.classes,
   };
-}
-
-/** Whether a per-sample shape matches a model input shape without its batch dim (null = any). */
-export function sampleShapeFits(sampleShape: number[], inputShape: (number | null)[]): boolean {
-  return inputShape.length === sampleShape.length && inputShape.every((d, i) => d == null || d === sampleShape[i]);
-}
-
-/** Checks the per-sample shape against the model's input shape without its batch dim (null = any). */
-export function checkFitsModel(ds: Dataset, inputShape: (number | null)[], field = 'data'): void {
-  if (!sampleShapeFits(ds.sampleShape, inputShape)) {
-    const fmt = (s: (number | null)[]) => `[${s.map((d) => d ?? 'null').join(', ')}]`;
-    throw new InputError(
-      field,
-      `${field}: x samples have shape ${fmt(ds.sampleShape)} but the model expects ${fmt(inputShape)} (per sample, without the batch dimension)`,
-    );
-  }
 }
 
 /** Rows `indices` of ds, in that order; `classes` stays that of the full dataset. */

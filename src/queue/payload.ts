@@ -2,7 +2,7 @@
 // Defaults are filled in once, by the API, so the stored request shows exactly what will run.
 import { z } from 'zod';
 import { fineTuneSchema, pruningSchema } from '../request.js';
-import { WEBHOOK_EVENTS } from '../webhooks/events.js';
+import { WEBHOOK_EVENTS, webhookEventSchema } from '../webhooks/events.js';
 import { MAX_URL_LENGTH } from '../webhooks/targets.js';
 
 /** Ids are UUIDs minted by Lopper; the pattern only keeps Redis keys and paths tame. */
@@ -16,8 +16,12 @@ export const jobRequestSchema = z
     pruning: pruningSchema,
     fineTune: fineTuneSchema.default({}),
     /** POSTed a signed event when the job ends (and at callbackEvents); the API checks the target. */
-    callbackUrl: z.string().min(1).max(MAX_URL_LENGTH).optional(),
-    callbackEvents: z.array(z.enum(WEBHOOK_EVENTS)).min(1).max(WEBHOOK_EVENTS.length).optional(),
+    callbackUrl: z
+      .string().min(1).max(MAX_URL_LENGTH).optional()
+      .describe("Gets a signed POST of each `callbackEvents` event of this job; checked like a webhook endpoint's URL (422 naming callbackUrl)."),
+    callbackEvents: z
+      .array(webhookEventSchema).min(1).max(WEBHOOK_EVENTS.length).optional()
+      .describe('The events callbackUrl gets; by default the terminal ones (job.completed, job.failed, job.cancelled).'),
   })
   .strict();
 

@@ -1,8 +1,10 @@
 // The events a webhook carries and the one body shape they all share. The body is serialized once,
 // when an event is fanned out, so every retry of a delivery sends (and signs) the same bytes.
+import { z } from 'zod';
 
 export const WEBHOOK_EVENTS = ['job.completed', 'job.failed', 'job.cancelled', 'job.epoch'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
+export const webhookEventSchema = z.enum(WEBHOOK_EVENTS);
 
 /** What a callbackUrl or an endpoint gets when it names no events: a job's end, not its progress. */
 export const TERMINAL_EVENTS: readonly WebhookEventType[] = ['job.completed', 'job.failed', 'job.cancelled'];

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../src/errors.js';
-import { checkFitsModel, describeDataset, loadDataset, splitHoldout, takeSamples } from '../../src/io/dataset.js';
+import { checkFitsModel } from '../../src/compatibility.js';
+import { describeDataset, loadDataset, splitHoldout, takeSamples } from '../../src/io/dataset.js';
 import { encodeNpz } from '../../src/io/npz-write.js';
 import { seededRandom, shuffledIndices } from '../../src/io/random.js';
 import { npy, npz } from './npy-fixtures.js';
@@ -25,7 +26,7 @@ test('loads x (uint8, kept as-is) and integer y from bytes and from a path', asy
       assert.deepEqual([...ds.x], range(12).map((v) => v * 20));
       assert.deepEqual(ds.sampleShape, [2, 2]);
       assert.deepEqual([...ds.y!], [0, 4, 1]);
-      assert.deepEqual(describeDataset(ds), { samples: 3, xShape: [3, 2, 2], xDtype: 'uint8', hasLabels: true, classes: 5 });
+      assert.deepEqual(describeDataset(ds), { samples: 3, xShape: [3, 2, 2], sampleShape: [2, 2], xDtype: 'uint8', hasLabels: true, classes: 5 });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
-import { ARTIFACT_NAMES } from '../../src/api/resources.js';
+import { OUTPUT_FILES as ARTIFACT_NAMES } from '../../src/request.js';
 import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from './fixtures.js';
 import { testEnv, type TestEnv } from './harness.js';
 

@@ -45,9 +45,13 @@ const OPEN_WARNING =
 const unauthorized = (detail: string) =>
   new ApiError('unauthorized', 401, detail, 'Authorization', { 'www-authenticate': 'Bearer' });
 
+/** The scope a route needs: its own `config.scope`, else `read` for GET and HEAD, `write` otherwise. */
+export const scopeOf = (method: string, config: { scope?: Scope } | undefined): Scope =>
+  config?.scope ?? (method === 'GET' || method === 'HEAD' ? 'read' : 'write');
+
 /** 403 unless the principal holds the scope the matched route needs. */
 export function requireScope(req: FastifyRequest, principal: Principal): void {
-  const needed: Scope = req.routeOptions.config.scope ?? (req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write');
+  const needed = scopeOf(req.method, req.routeOptions.config);
   if (!grants(principal.scopes, needed)) {
     throw new ApiError('forbidden', 403, `this key's scopes (${principal.scopes.join(', ')}) do not include "${needed}"`, 'Authorization');
   }

@@ -1,14 +1,37 @@
 // GET /v1/jobs/{id}/artifacts/{name}: a completed job's files, streamed from the store with
 // Content-Length, a strong ETag (the recorded sha256) and single byte-range support.
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idSchema } from '../../queue/payload.js';
 import { ApiError, notFound } from '../../problem.js';
 import { parseRange } from '../range.js';
-import { ARTIFACT_NAMES } from '../resources.js';
-import { validate } from '../validate.js';
+import { empty, problems } from '../openapi.js';
+import { artifactNameSchema } from '../schemas.js';
 
-const params = z.object({ id: idSchema, name: z.enum(ARTIFACT_NAMES) });
+const params = z.object({ id: idSchema, name: artifactNameSchema });
+const conditionalHeaders = z
+  .object({ range: z.string().optional(), 'if-none-match': z.string().optional(), 'if-range': z.string().optional() })
+  .passthrough();
+const file = { type: 'string', format: 'binary' };
+
+const schema = {
+  tags: ['jobs'],
+  operationId: 'getArtifact',
+  summary: "Download a completed job's file (streamed; ETag = sha256; single byte ranges).",
+  params,
+  headers: conditionalHeaders,
+  response: {
+    200: {
+      description: 'The whole file.',
+      headers: { ETag: { type: 'string', description: 'The quoted sha256 of the file.' }, 'Content-Length': { type: 'integer' } },
+      content: { 'application/octet-stream': { schema: file }, 'application/json': { schema: { type: 'object' } }, 'application/zip': { schema: file } },
+    },
+    206: { description: 'The requested byte range.', headers: { 'Content-Range': { type: 'string' } }, content: { 'application/octet-stream': { schema: file } } },
+    304: empty('Not modified (If-None-Match matched the ETag).'),
+    ...problems(416),
+  },
+};
 
 const CONTENT_TYPES: Record<string, string> = {
   json: 'application/json',
@@ -16,11 +39,12 @@ const CONTENT_TYPES: Record<string, string> = {
   zip: 'application/zip',
 };
 
-export default async function artifactRoutes(app: FastifyInstance) {
+export default async function artifactRoutes(fastify: FastifyInstance) {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   const { lopper } = app;
 
-  app.get('/v1/jobs/:id/artifacts/:name', async (req, reply) => {
-    const { id, name } = validate(params, req.params, 'params');
+  app.get('/jobs/:id/artifacts/:name', { schema }, async (req, reply) => {
+    const { id, name } = req.params;
     const rec = await lopper.jobs.get(id, req.principal.tenant);
     if (!rec) throw notFound('job', id);
     const artifact = rec.artifacts.find((a) => a.name === name);

@@ -2,16 +2,29 @@
 // the operator's admin keys only, lists the workers that sent a heartbeat in the last minute (hosts, pids and
 // backends are nobody else's business).
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { problems, reply } from '../openapi.js';
+import { readySchema as readyResource } from '../schemas.js';
 import { isOperator } from '../plugins/auth.js';
 import { pingRedis } from '../../queue/connection.js';
 import { ApiError, RETRY_AFTER_S } from '../../problem.js';
 
+const tags = ['service'];
+const alive = z.object({ status: z.literal('ok') });
+
 export default async function healthRoutes(app: FastifyInstance) {
   const { lopper } = app;
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { tags, operationId: 'healthz', summary: 'The process is alive.', response: { 200: reply(alive, 'Alive.') } } }, async () => ({
+    status: 'ok',
+  }));
 
-  app.get('/readyz', async (req) => {
+  const readySchema = {
+    tags, operationId: 'readyz',
+    summary: "Redis is reachable. For the operator's admin keys, also the workers seen in the last minute and their backend.",
+    response: { 200: reply(readyResource, 'Ready.'), ...problems(503) },
+  };
+  app.get('/readyz', { schema: readySchema }, async (req) => {
     try {
       await pingRedis(lopper.redis);
     } catch (err) {

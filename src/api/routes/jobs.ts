@@ -2,53 +2,38 @@
 // cancel. The API never runs a job: it writes the record, adds the BullMQ job and returns 202.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { sampleShapeFits } from '../../io/dataset.js';
+import { checkCompatible } from '../../compatibility.js';
 import { boundedJobRequest, type JobRequest } from '../../queue/payload.js';
 import type { DatasetRecord, ModelRecord } from '../../store/catalog.js';
 import { hashBody } from '../../store/idempotency.js';
-import { FINISHED_STATES, JOB_STATES, JobStore } from '../../store/jobs.js';
+import { FINISHED_STATES, JobStore } from '../../store/jobs.js';
 import type { Services } from '../plugins/services.js';
 import { ApiError, notFound } from '../../problem.js';
 import { quotaExceeded } from '../quota.js';
 import { checkWebhookTarget } from '../webhook-target.js';
 import { jobHref, jobResource } from '../resources.js';
-import { idParams, listQuery } from '../schemas.js';
-import { validate } from '../validate.js';
+import { idParams, jobSchema, jobStateSchema, listQuery, page } from '../schemas.js';
+import { locationHeader, problems, reply } from '../openapi.js';
 
-const jobsQuery = listQuery.extend({ state: z.enum(JOB_STATES).optional() });
+const jobsQuery = listQuery.extend({ state: jobStateSchema.optional() });
 const idempotencyHeader = z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }).passthrough();
+const tags = ['jobs'];
 
-const fmt = (shape: (number | null)[]) => `[${shape.map((d) => d ?? 'null').join(', ')}]`;
-
-/** The checks that need the stored records: the data must fit the model, and the model must be prunable. */
-async function checkCompatible(lopper: Services, tenant: string, request: JobRequest): Promise<void> {
+/** The stored records must exist, and the data must fit the model (the core's own check). */
+async function checkReferences(lopper: Services, tenant: string, request: JobRequest): Promise<void> {
   const model: ModelRecord | null = await lopper.models.get(request.modelId, tenant);
   if (!model) throw notFound('model', request.modelId, 'modelId');
-  if (model.blocks.length === 0) {
-    throw new ApiError('invalid-input', 422, `model "${model.id}" has no prunable MLP block (Dense → activation → Dense)`, 'modelId');
-  }
-  const outputs = model.outputShape[model.outputShape.length - 1];
-  for (const field of ['datasetId', 'evalDatasetId'] as const) {
+  const dataset = async (field: 'datasetId' | 'evalDatasetId') => {
     const id = request[field];
-    if (id === undefined) continue;
+    if (id === undefined) return null;
     const ds: DatasetRecord | null = await lopper.datasets.get(id, tenant);
     if (!ds) throw notFound('dataset', id, field);
-    if (!sampleShapeFits(ds.sampleShape, model.inputShape.slice(1))) {
-      throw new ApiError(
-        'invalid-input', 422,
-        `dataset "${id}" has samples of shape ${fmt(ds.sampleShape)} but the model's input is ${fmt(model.inputShape)}`,
-        field,
-      );
-    }
-    if (field === 'datasetId' && request.evalDatasetId === undefined && ds.samples < 2) {
-      // Without evalDatasetId the worker holds out 10% of the data for evaluation.
-      throw new ApiError('invalid-input', 422, `dataset "${id}" has ${ds.samples} sample: give evalDatasetId, or at least 2 samples to hold some out`, field);
-    }
-    if (ds.hasLabels && ds.classes !== null && typeof outputs === 'number' && ds.classes > outputs) {
-      throw new ApiError('invalid-input', 422, `dataset "${id}" has class ids up to ${ds.classes - 1} but the model outputs ${outputs} classes`, field);
-    }
-  }
+    return ds;
+  };
+  const data = (await dataset('datasetId'))!;
+  checkCompatible(model, data, await dataset('evalDatasetId'), { model: 'modelId', data: 'datasetId', evalData: 'evalDatasetId' });
 }
 
 /** A job request is JSON; another declared media type is 415 before any body parser runs. */
@@ -59,15 +44,24 @@ async function requireJson(req: FastifyRequest): Promise<void> {
   }
 }
 
-export default async function jobRoutes(app: FastifyInstance) {
+export default async function jobRoutes(fastify: FastifyInstance) {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   const { lopper } = app;
-  const jobRequest = boundedJobRequest(lopper.config);
 
-  app.post('/v1/jobs', { onRequest: requireJson }, async (req, reply) => {
-    const key = validate(idempotencyHeader, req.headers, 'headers')['idempotency-key'];
-    const request = validate(jobRequest, req.body, 'body');
+  const createSchema = {
+    tags, operationId: 'createJob', summary: 'Start a pruning job.',
+    description: `The dataset's sample shape must fit the model's input (checked before enqueueing, 422
+otherwise). With an \`Idempotency-Key\`, repeating the same key and body returns the same job;
+the same key with another body is 422.`,
+    headers: idempotencyHeader,
+    body: boundedJobRequest(lopper.config),
+    response: { 202: reply(jobSchema, 'Queued.', locationHeader), ...problems(404, 409, 408) },
+  };
+  app.post('/jobs', { onRequest: requireJson, schema: createSchema }, async (req, res) => {
+    const key = req.headers['idempotency-key'];
+    const request = req.body;
     const { tenant } = req.principal;
-    await checkCompatible(lopper, tenant, request);
+    await checkReferences(lopper, tenant, request);
     if (request.callbackUrl !== undefined) request.callbackUrl = await checkWebhookTarget(lopper.webhookPolicy, request.callbackUrl, 'callbackUrl');
 
     const id = randomUUID();
@@ -79,7 +73,7 @@ export default async function jobRoutes(app: FastifyInstance) {
       if (claim.kind === 'repeat') {
         const earlier = await lopper.jobs.get(claim.jobId, tenant);
         if (!earlier) throw new ApiError('conflict', 409, 'a request with this Idempotency-Key is still being processed', 'Idempotency-Key');
-        return reply.code(202).header('location', jobHref(earlier.id)).send(jobResource(earlier));
+        return res.code(202).header('location', jobHref(earlier.id)).send(jobResource(earlier));
       }
     }
 
@@ -106,17 +100,18 @@ export default async function jobRoutes(app: FastifyInstance) {
     // A tenant's first callback mints its signing secret; this reply is the one place it is shown.
     const minted = request.callbackUrl !== undefined ? (await lopper.webhooks.ensureSecret(tenant)).secret : null;
     const resource = jobResource(record);
-    return reply.code(202).header('location', jobHref(id)).send(minted ? { ...resource, webhookSecret: minted } : resource);
+    return res.code(202).header('location', jobHref(id)).send(minted ? { ...resource, webhookSecret: minted } : resource);
   });
 
-  app.get('/v1/jobs', async (req) => {
-    const q = validate(jobsQuery, req.query, 'query');
+  const listSchema = { tags, operationId: 'listJobs', summary: 'Jobs, newest first.', querystring: jobsQuery, response: { 200: reply(page(jobSchema), 'One page.') } };
+  app.get('/jobs', { schema: listSchema }, async (req) => {
+    const q = req.query;
     const page = await lopper.jobs.list(req.principal.tenant, q.limit, q.cursor, q.state);
     return { items: page.items.map(jobResource), nextCursor: page.nextCursor };
   });
 
-  app.get('/v1/jobs/:id', async (req) => {
-    const { id } = validate(idParams, req.params, 'params');
+  app.get('/jobs/:id', { schema: { tags, operationId: 'getJob', params: idParams, response: { 200: reply(jobSchema, 'The job.') } } }, async (req) => {
+    const { id } = req.params;
     const rec = await lopper.jobs.get(id, req.principal.tenant);
     if (!rec) throw notFound('job', id);
     return jobResource(rec);
@@ -124,8 +119,16 @@ export default async function jobRoutes(app: FastifyInstance) {
 
   // A queued job is removed from the queue and ends cancelled at once (200). An active one is
   // flagged and its worker told over pub/sub; it stops within one batch and ends cancelled (202).
-  app.post('/v1/jobs/:id/cancel', async (req, reply) => {
-    const { id } = validate(idParams, req.params, 'params');
+  const cancelSchema = {
+    tags, operationId: 'cancelJob', summary: 'Cancel a queued or active job.',
+    description: `A queued job is removed and ends \`cancelled\` at once (200). An active job is told to stop:
+it stops within one training batch, its partial files are deleted and it ends \`cancelled\`
+(202; poll the job). A job that has finished is 409.`,
+    params: idParams,
+    response: { 200: reply(jobSchema, 'Cancelled.'), 202: reply(jobSchema, 'Cancellation requested.', locationHeader), ...problems(409) },
+  };
+  app.post('/jobs/:id/cancel', { schema: cancelSchema }, async (req, res) => {
+    const { id } = req.params;
     const rec = await lopper.jobs.get(id, req.principal.tenant);
     if (!rec) throw notFound('job', id);
     const finished = () => new ApiError('conflict', 409, `job "${id}" has already finished`, 'id');
@@ -138,12 +141,12 @@ export default async function jobRoutes(app: FastifyInstance) {
         const t = await lopper.jobs.transition(id, {
           from: ['queued'], to: 'cancelled', set: { cancelRequested: true, finishedAt: new Date().toISOString() },
         });
-        if (t.applied) return reply.code(200).send(jobResource((await lopper.jobs.get(id))!));
+        if (t.applied) return res.code(200).send(jobResource((await lopper.jobs.get(id))!));
       }
     }
     const t = await lopper.jobs.transition(id, { from: ['queued', 'active'], set: { cancelRequested: true } });
     if (!t.applied) throw finished();
     await lopper.publishCancel(id);
-    return reply.code(202).header('location', jobHref(id)).send(jobResource((await lopper.jobs.get(id))!));
+    return res.code(202).header('location', jobHref(id)).send(jobResource((await lopper.jobs.get(id))!));
   });
 }

@@ -3,12 +3,13 @@
 // authentication never depends on string tests on the raw URL. Order per request: the principal
 // (401; failed attempts are counted per client address and past the budget answer 429), the
 // per-key rate limit (429, shared through Redis; a refused request still counts), then the
-// route's scope (403).
+// route's scope (403). Every route here is registered with the /v1 prefix.
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { ApiError } from '../../problem.js';
 import { redisKeys } from '../../store/keys.js';
-import { requireScope } from '../plugins/auth.js';
+import { addSharedResponses } from '../openapi.js';
+import { requireScope, scopeOf } from '../plugins/auth.js';
 import artifactRoutes from './artifacts.js';
 import datasetRoutes from './datasets.js';
 import jobRoutes from './jobs.js';
@@ -47,10 +48,14 @@ export default async function v1(app: FastifyInstance) {
     errorResponseBuilder: (_req, ctx) => tooMany(`rate limit of ${ctx.max} requests per ${windowS} s exceeded for this key (RATE_LIMIT_MAX)`, Math.ceil(ctx.ttl / 1000)),
   });
   const limitFailures = app.createRateLimit({ keyGenerator: (req: FastifyRequest) => `authfail:${req.ip}` });
-  // After the limiter's own hook (it adds it in its onRoute hook, registered just above).
+  // After the limiter's own hook (it adds it in its onRoute hook, registered just above). The
+  // document says the same scope and the errors these hooks answer with.
   const scope: onRequestHookHandler = async (req) => requireScope(req, req.principal);
   app.addHook('onRoute', (route) => {
     route.onRequest = [...[route.onRequest ?? []].flat(), scope];
+    addSharedResponses(route, true);
+    const method = [route.method].flat()[0];
+    (route.schema as Record<string, unknown>)['x-scope'] = scopeOf(method, route.config);
   });
 
   await app.register(modelRoutes);

@@ -3,29 +3,42 @@
 // (the first endpoint, or POST /v1/webhooks/secret, which rotates it). GET /v1/jobs/{id}/deliveries
 // is every delivery attempt for one job.
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idSchema } from '../../queue/payload.js';
 import { ApiError, notFound } from '../../problem.js';
-import { WEBHOOK_EVENTS } from '../../webhooks/events.js';
+import { WEBHOOK_EVENTS, webhookEventSchema } from '../../webhooks/events.js';
 import { EndpointLimitError, MAX_ENDPOINTS } from '../../webhooks/store.js';
 import { MAX_URL_LENGTH } from '../../webhooks/targets.js';
-import { idParams } from '../schemas.js';
-import { validate } from '../validate.js';
+import { empty, locationHeader, problems, reply } from '../openapi.js';
+import { deliveryAttemptSchema, idParams, items, webhookEndpointSchema } from '../schemas.js';
 import { checkWebhookTarget } from '../webhook-target.js';
 
 const endpointBody = z
   .object({
     url: z.string().min(1).max(MAX_URL_LENGTH),
-    events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).max(WEBHOOK_EVENTS.length).optional(),
+    events: z.array(webhookEventSchema).min(1).max(WEBHOOK_EVENTS.length).optional(),
   })
   .strict();
 const endpointParams = z.object({ webhookId: idSchema });
 
-export default async function webhookRoutes(app: FastifyInstance) {
+const tags = ['webhooks'];
+
+export default async function webhookRoutes(fastify: FastifyInstance) {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   const { lopper } = app;
 
-  app.post('/v1/webhooks', async (req, reply) => {
-    const body = validate(endpointBody, req.body, 'body');
+  const createSchema = {
+    tags, operationId: 'createWebhook',
+    summary: `Register an endpoint that gets the chosen events of every job of the tenant (at most ${MAX_ENDPOINTS}).`,
+    description: `The URL is checked at once (http or https, no credentials, and every address its host
+resolves to outside private, loopback, link-local and special-purpose ranges unless
+WEBHOOK_ALLOW_CIDRS allows them): 422 naming \`url\` otherwise. The reply carries \`secret\`
+only when this call created the tenant's signing secret.`,
+    body: endpointBody, response: { 201: reply(webhookEndpointSchema, 'Registered.', locationHeader), ...problems(409) },
+  };
+  app.post('/webhooks', { schema: createSchema }, async (req, res) => {
+    const body = req.body;
     const url = await checkWebhookTarget(lopper.webhookPolicy, body.url, 'url');
     const { tenant } = req.principal;
     let endpoint;
@@ -36,23 +49,33 @@ export default async function webhookRoutes(app: FastifyInstance) {
       throw err;
     }
     const { secret } = await lopper.webhooks.ensureSecret(tenant);
-    return reply.code(201).header('location', `/v1/webhooks/${endpoint.id}`).send(secret ? { ...endpoint, secret } : endpoint);
+    return res.code(201).header('location', `/v1/webhooks/${endpoint.id}`).send(secret ? { ...endpoint, secret } : endpoint);
   });
 
-  app.get('/v1/webhooks', async (req) => ({ items: await lopper.webhooks.listEndpoints(req.principal.tenant) }));
+  const listSchema = { tags, operationId: 'listWebhooks', summary: "The tenant's endpoints, oldest first.", response: { 200: reply(items(webhookEndpointSchema), 'The endpoints.') } };
+  app.get('/webhooks', { schema: listSchema }, async (req) => ({ items: await lopper.webhooks.listEndpoints(req.principal.tenant) }));
 
-  app.delete('/v1/webhooks/:webhookId', async (req, reply) => {
-    const { webhookId } = validate(endpointParams, req.params, 'params');
+  app.delete('/webhooks/:webhookId', { schema: { tags, operationId: 'deleteWebhook', params: endpointParams, response: { 204: empty('Deleted.') } } }, async (req, res) => {
+    const { webhookId } = req.params;
     if (!(await lopper.webhooks.removeEndpoint(req.principal.tenant, webhookId))) throw notFound('webhook endpoint', webhookId, 'webhookId');
-    return reply.code(204).send();
+    return res.code(204).send();
   });
 
-  app.post('/v1/webhooks/secret', async (req, reply) => {
-    return reply.code(201).send({ secret: await lopper.webhooks.rotateSecret(req.principal.tenant) });
+  const rotateSchema = {
+    tags, operationId: 'rotateWebhookSecret',
+    summary: 'A new signing secret for the tenant, shown only in this reply; deliveries sign with it from now on.',
+    response: { 201: reply(z.object({ secret: z.string() }), 'The new secret.') },
+  };
+  app.post('/webhooks/secret', { schema: rotateSchema }, async (req, res) => {
+    return res.code(201).send({ secret: await lopper.webhooks.rotateSecret(req.principal.tenant) });
   });
 
-  app.get('/v1/jobs/:id/deliveries', async (req) => {
-    const { id } = validate(idParams, req.params, 'params');
+  const deliveriesSchema = {
+    tags, operationId: 'listDeliveries', summary: 'Every webhook delivery attempt for this job, oldest first (the last 500).',
+    params: idParams, response: { 200: reply(items(deliveryAttemptSchema), 'The attempts.') },
+  };
+  app.get('/jobs/:id/deliveries', { schema: deliveriesSchema }, async (req) => {
+    const { id } = req.params;
     if (!(await lopper.jobs.get(id, req.principal.tenant))) throw notFound('job', id);
     return { items: await lopper.webhooks.deliveries(id) };
   });
