@@ -7,6 +7,7 @@ import { initBackend } from '../src/engine/backend.js';
 import { inspectDatasetFile, inspectModelFiles } from '../src/inspect.js';
 import { DEFAULT_MODEL_LIMITS } from '../src/io/topology-check.js';
 import { exitWhenOrphaned } from '../src/orphan-watchdog.js';
+import { toWire } from '../src/errors.js';
 
 // The parent kills this process on a deadline, but if the parent itself is SIGKILLed, nobody will.
 exitWhenOrphaned();
@@ -35,8 +36,7 @@ process.on('message', async ({ id, task }: { id: number; task: InspectTask }) =>
   try {
     reply = { id, ok: true, result: await inspect(task) };
   } catch (err) {
-    const e = err as Error & { field?: string; status?: number };
-    reply = { id, ok: false, error: { name: e?.name ?? 'Error', message: String(e?.message ?? err), field: e?.field, status: e?.status } };
+    reply = { id, ok: false, error: toWire(err) };
   }
   process.send!(reply);
 });

@@ -2,7 +2,7 @@
 // over IPC. The child runs the pipeline and keeps the record in step with it; how an attempt ended
 // is its last message. A child that exits without one died (signal, OOM, crash).
 import { join } from 'node:path';
-import type { Problem } from '../src/problem.js';
+import type { Problem } from '../src/errors.js';
 import type { JobRequest } from '../src/queue/payload.js';
 
 export type ToChild = { cmd: 'run'; id: string; data: JobRequest } | { cmd: 'abort'; reason: string };

@@ -12,11 +12,12 @@ import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config.js';
 import { PARENT_PID_ENV } from '../src/orphan-watchdog.js';
-import { problem } from '../src/problem.js';
+import { problem } from '../src/errors.js';
 import { ABORT_SHUTDOWN } from '../src/queue/names.js';
 import type { JobRequest } from '../src/queue/payload.js';
 import { endAttempt, FINISHED_STATES, type AttemptRecord, type JobStore } from '../src/store/jobs.js';
 import type { Storage } from '../src/store/storage.js';
+import { storageKeys } from '../src/store/keys.js';
 import { checkpointDir, scratchDir, type FromChild, type Outcome, type ToChild } from './job-protocol.js';
 
 export interface RunnerContext {
@@ -131,7 +132,7 @@ export function createProcessor(ctx: RunnerContext) {
     // The attempt broke on our side: the child reported an error, died, or ran out of time. A dead
     // child cleaned up nothing: its scratch space and any artifacts it had begun to store go now.
     await rm(scratchDir(config.dataDir, id), { recursive: true, force: true });
-    await ctx.storage.deleteFolder(`jobs/${id}`);
+    await ctx.storage.deleteFolder(storageKeys.folder('job', id));
     const [outcome, detail]: [AttemptRecord['outcome'] & string, string] =
       'timedOut' in ended
         ? ['timed-out', `ran longer than JOB_TIMEOUT_MS (${config.jobTimeoutMs} ms) and was killed`]

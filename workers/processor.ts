@@ -6,7 +6,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { problem, type Problem } from '../src/problem.js';
+import { jobFailure } from '../src/errors.js';
 import { loadConfig } from '../src/config.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/io/checkpoint.js';
 import { DEFAULT_MODEL_LIMITS } from '../src/io/topology-check.js';
@@ -16,7 +16,7 @@ import { createRedis } from '../src/queue/connection.js';
 import { ABORT_SHUTDOWN } from '../src/queue/names.js';
 import { jobRequestSchema } from '../src/queue/payload.js';
 import { endAttempt, JobStore, type ArtifactRecord } from '../src/store/jobs.js';
-import { redisKeys } from '../src/store/keys.js';
+import { redisKeys, storageKeys } from '../src/store/keys.js';
 import { LocalDiskStorage } from '../src/store/local-disk.js';
 import { jobAnnouncer } from '../src/webhooks/job-events.js';
 import { WebhookEmitter } from '../src/webhooks/queue.js';
@@ -33,26 +33,20 @@ const config = loadConfig();
 const log = pino({ level: config.logLevel, name: 'processor', base: { pid: process.pid, workerId: process.env.LOPPER_WORKER_ID } });
 const redis = createRedis(config.redisUrl, 'worker');
 const announce = jobAnnouncer(new WebhookEmitter(redis, config), log);
-const jobs = new JobStore(redis, redisKeys(config.prefix), config.prefix, announce.finished);
+const jobs = new JobStore(redis, redisKeys(config.prefix), announce.finished);
 const storage = new LocalDiskStorage(config.dataDir);
 const abort = new AbortController();
 
 const send = (msg: FromChild) => new Promise<void>((resolve) => process.send!(msg, () => resolve()));
 
 /** The core names its inputs data/evalData/model…; the API's client knows them by request field. */
-function requestField(field: string | undefined): string | undefined {
+function requestField(field: string): string {
   if (field === 'data') return 'datasetId';
   if (field === 'evalData') return 'evalDatasetId';
-  if (field && (field.startsWith('model') || field.startsWith('weightsManifest'))) return 'modelId';
+  if (field.startsWith('model') || field.startsWith('weightsManifest')) return 'modelId';
   return field;
 }
 
-function failure(err: unknown, id: string): Problem {
-  const e = err as Error & { field?: string };
-  const instance = `/v1/jobs/${id}`;
-  if (e?.name === 'InputError') return problem('invalid-input', 422, e.message, { field: requestField(e.field), instance });
-  return problem('job-failed', 500, e?.message ?? String(err), { instance });
-}
 
 const now = () => new Date().toISOString();
 const clean = (...dirs: string[]) => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
@@ -95,9 +89,9 @@ async function run(id: string, data: unknown): Promise<Outcome> {
   try {
     const report = await runPipeline(
       {
-        model: await storage.localPath(`models/${request.modelId}/model.json`),
-        data: await storage.localPath(`datasets/${request.datasetId}/data.npz`),
-        evalData: request.evalDatasetId ? await storage.localPath(`datasets/${request.evalDatasetId}/data.npz`) : undefined,
+        model: await storage.localPath(storageKeys.file('model', request.modelId, 'model.json')),
+        data: await storage.localPath(storageKeys.dataset(request.datasetId)),
+        evalData: request.evalDatasetId ? await storage.localPath(storageKeys.dataset(request.evalDatasetId)) : undefined,
         outDir,
         pruning: request.pruning,
         fineTune: request.fineTune,
@@ -110,7 +104,7 @@ async function run(id: string, data: unknown): Promise<Outcome> {
     await reporter.close();
     const artifacts: ArtifactRecord[] = [];
     for (const name of OUTPUT_FILES) {
-      const obj = await storage.putFile(`jobs/${id}/${name}`, join(outDir, name));
+      const obj = await storage.putFile(storageKeys.file('job', id, name), join(outDir, name));
       artifacts.push({ name, bytes: obj.bytes, sha256: obj.sha256 });
     }
     // Whoever sees the job finished sees nothing of it left in DATA_DIR/tmp.
@@ -124,14 +118,14 @@ async function run(id: string, data: unknown): Promise<Outcome> {
       },
     });
     if (!done.applied) {
-      await storage.deleteFolder(`jobs/${id}`);
+      await storage.deleteFolder(storageKeys.folder('job', id));
       return { kind: 'gone', detail: `job became ${done.state} while finishing` };
     }
     log.info({ jobId: id }, 'job completed');
     return { kind: 'completed' };
   } catch (err) {
     await reporter.close();
-    await storage.deleteFolder(`jobs/${id}`);
+    await storage.deleteFolder(storageKeys.folder('job', id));
     await clean(scratch);
     if (signal.aborted) {
       if (signal.reason === ABORT_SHUTDOWN) {
@@ -148,7 +142,7 @@ async function run(id: string, data: unknown): Promise<Outcome> {
       log.info({ jobId: id }, 'job cancelled');
       return { kind: 'cancelled' };
     }
-    const error = failure(err, id);
+    const error = jobFailure(err, id, requestField);
     if (error.status >= 500) {
       log.warn({ jobId: id, err }, 'job attempt failed');
       return { kind: 'error', error };
@@ -169,7 +163,10 @@ process.on('message', (msg: ToChild) => {
     return;
   }
   run(msg.id, msg.data)
-    .catch((err): Outcome => ({ kind: 'error', error: failure(err, msg.id) }))
+    .catch((err): Outcome => {
+      log.error({ jobId: msg.id, err }, 'job attempt failed outside the pipeline');
+      return { kind: 'error', error: jobFailure(err, msg.id) };
+    })
     .then((outcome) => send({ cmd: 'outcome', outcome }))
     .finally(() => process.exit(0));
 });

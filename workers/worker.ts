@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QueueEvents, Worker } from 'bullmq';
 import { pino, type Logger } from 'pino';
-import { problem } from '../src/problem.js';
+import { problem } from '../src/errors.js';
 import { configToEnv, type Config } from '../src/config.js';
 import { createRedis } from '../src/queue/connection.js';
 import { ABORT_CANCELLED, ABORT_SHUTDOWN, bullPrefix, cancelChannel, QUEUE_NAME } from '../src/queue/names.js';
@@ -66,7 +66,7 @@ export async function startWorker(config: Config, opts: { logger?: Logger } = {}
   const prefix = bullPrefix(config.prefix);
   const keys = redisKeys(config.prefix);
   const emitter = new WebhookEmitter(connection, config);
-  const jobs = new JobStore(connection, keys, config.prefix, jobAnnouncer(emitter, log).finished);
+  const jobs = new JobStore(connection, keys, jobAnnouncer(emitter, log).finished);
   // Webhook deliveries are I/O only; every worker process takes its share of them.
   const webhooks = startWebhookWorker({ config, log });
   const registry = new WorkerRegistry(connection, keys);

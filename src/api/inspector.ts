@@ -8,8 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { PARENT_PID_ENV } from '../orphan-watchdog.js';
-import { InputError } from '../errors.js';
-import { ApiError } from '../problem.js';
+import { ApiError, fromWire, InputError, type WireError } from '../errors.js';
 
 /** Limits handed to the child with every task (see src/io/topology-check.ts, src/io/npz-stream.ts). */
 export interface InspectLimits {
@@ -28,7 +27,7 @@ export type InspectTask =
 /** What the child answers: a summary, or the InputError (or other failure) it hit. */
 export type InspectReply =
   | { id: number; ok: true; result: unknown }
-  | { id: number; ok: false; error: { name: string; message: string; field?: string; status?: number } };
+  | { id: number; ok: false; error: WireError };
 
 export interface InspectorOptions {
   concurrency: number;
@@ -138,10 +137,8 @@ class Sandbox {
       const onMessage = (m: InspectReply) => {
         if (m.id !== id) return;
         if (m.ok) return finish(null, m.result);
-        const e = m.error;
-        if (e.name === 'InputError') return finish(new InputError(e.field ?? field, e.message, e.status === 413 ? 413 : 422));
-        // Anything else is Lopper's fault, not the upload's: a 500 with the details in the log.
-        finish(new Error(`inspector failed: ${e.message}`));
+        // Anything but an InputError is Lopper's fault, not the upload's: a 500 with the details in the log.
+        finish(m.error.input ? fromWire(m.error) : new Error(`inspector failed: ${m.error.message}`));
       };
       const onExit = (code: number | null, signal: string | null) => {
         opts.log?.warn({ code, signal, output: this.output.slice(-1024) }, 'inspector died during a task');

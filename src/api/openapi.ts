@@ -7,7 +7,7 @@ import type { FastifyInstance, RouteOptions } from 'fastify';
 import { stringify } from 'yaml';
 import { z, type ZodTypeAny } from 'zod';
 import { ignoreOverride, zodToJsonSchema } from 'zod-to-json-schema';
-import type { ProblemKind } from '../problem.js';
+import type { ProblemKind } from '../errors.js';
 import { COMPONENTS, problemSchema } from './schemas.js';
 
 type Json = Record<string, unknown>;

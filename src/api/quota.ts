@@ -1,7 +1,7 @@
 // Quota refusals as problems, and the early check that refuses an upload before its body is read
 // when the tenant's quota could not take it anyway. The final, atomic check is in the stores.
 import type { FastifyRequest } from 'fastify';
-import { ApiError } from '../problem.js';
+import { ApiError } from '../errors.js';
 import type { Quota, QuotaName } from '../store/tenants.js';
 import type { Services } from './plugins/services.js';
 

@@ -11,7 +11,7 @@ import { open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
 import { readZipDirectory } from '../io/zip-directory.js';
-import { ApiError } from '../problem.js';
+import { ApiError } from '../errors.js';
 import { MAX_UPLOAD_FILES, safeName, tooLarge, type UploadedFile } from './upload.js';
 
 // Small archives may legitimately unpack at high ratios (a mostly-zero shard); below this the

@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
-import { ApiError, clip } from '../problem.js';
+import { ApiError, clip } from '../errors.js';
 
 export interface UploadedFile {
   /** The sanitised basename the client gave. */

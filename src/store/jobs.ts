@@ -3,10 +3,10 @@
 // one Lua script so that "only from these states" (e.g. never active → queued after a cancel) holds
 // even when the API and a worker race, and indexes and users sets move with the state.
 import type { Redis } from 'ioredis';
-import type { Problem } from '../problem.js';
+import type { Problem } from '../errors.js';
 import type { JobRequest } from '../queue/payload.js';
 import type { Stage } from '../request.js';
-import type { RedisKeys } from './keys.js';
+import { template, type RedisKeys } from './keys.js';
 import { pageNewestFirst, sortKey } from './paging.js';
 
 export const JOB_STATES = ['queued', 'active', 'completed', 'failed', 'cancelled'] as const;
@@ -110,10 +110,10 @@ redis.call('ZADD', KEYS[8], 0, ARGV[2])
 redis.call('ZADD', KEYS[9], 0, ARGV[2])
 return 'ok'`;
 
-// KEYS: job. ARGV: allowed current states (comma list), new state or '', key prefix, field/value pairs.
-// → {1, state after, 1 if the state changed} when applied, {0, current state or ''} when refused.
-// The index and users keys are derived from the prefix and the job's tenant inside the script, as
-// keys.ts names them (Lopper targets a single Redis, not Redis Cluster, like the rest of its keys).
+// KEYS: job. ARGV: allowed current states (comma list), new state or '', the templates of a
+// tenant's per-state index ({tenant}, {state}) and of a record's users set ({id}; model, dataset),
+// field/value pairs. → {1, state after, 1 if the state changed} when applied, {0, current state or ''}
+// when refused. (Lopper targets a single Redis, not Redis Cluster, so derived keys are fine.)
 const TRANSITION = `
 local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return {0, ''} end
@@ -122,35 +122,34 @@ for s in string.gmatch(ARGV[1], '[^,]+') do
   if s == cur then allowed = true end
 end
 if not allowed then return {0, cur} end
-if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
+if #ARGV > 5 then redis.call('HSET', KEYS[1], unpack(ARGV, 6)) end
 local new = ARGV[2]
 if new == '' or new == cur then return {1, cur, 0} end
-local p = ARGV[3]
 local member = redis.call('HGET', KEYS[1], 'sortKey')
-local jobs = p .. ':t:' .. redis.call('HGET', KEYS[1], 'tenant') .. ':jobs:'
+local byState = string.gsub(ARGV[3], '{tenant}', redis.call('HGET', KEYS[1], 'tenant'))
 redis.call('HSET', KEYS[1], 'state', new)
-redis.call('ZREM', jobs .. cur, member)
-redis.call('ZADD', jobs .. new, 0, member)
+redis.call('ZREM', (string.gsub(byState, '{state}', cur)), member)
+redis.call('ZADD', (string.gsub(byState, '{state}', new)), 0, member)
 if new == 'completed' or new == 'failed' or new == 'cancelled' then
   local id = redis.call('HGET', KEYS[1], 'id')
   local refs = redis.call('HMGET', KEYS[1], 'modelId', 'datasetId', 'evalDatasetId')
-  if refs[1] then redis.call('SREM', p .. ':model:' .. refs[1] .. ':jobs', id) end
-  if refs[2] then redis.call('SREM', p .. ':dataset:' .. refs[2] .. ':jobs', id) end
-  if refs[3] then redis.call('SREM', p .. ':dataset:' .. refs[3] .. ':jobs', id) end
+  if refs[1] then redis.call('SREM', (string.gsub(ARGV[4], '{id}', refs[1])), id) end
+  if refs[2] then redis.call('SREM', (string.gsub(ARGV[5], '{id}', refs[2])), id) end
+  if refs[3] then redis.call('SREM', (string.gsub(ARGV[5], '{id}', refs[3])), id) end
 end
 return {1, new, 1}`;
 
-// Undoes CREATE when enqueueing fails, so a failed request leaves no record. KEYS: job; ARGV: prefix.
+// Undoes CREATE when enqueueing fails, so a failed request leaves no record. KEYS: job; ARGV: the
+// templates of a tenant's job index ({tenant}) and per-state index ({tenant}, {state}), of the
+// users sets (model, dataset; {id}).
 const DISCARD = `
 local h = redis.call('HMGET', KEYS[1], 'id', 'state', 'sortKey', 'modelId', 'datasetId', 'evalDatasetId', 'tenant')
 if not h[1] then return 0 end
-local p = ARGV[1]
-local jobs = p .. ':t:' .. h[7] .. ':jobs'
-redis.call('ZREM', jobs, h[3])
-redis.call('ZREM', jobs .. ':' .. h[2], h[3])
-redis.call('SREM', p .. ':model:' .. h[4] .. ':jobs', h[1])
-redis.call('SREM', p .. ':dataset:' .. h[5] .. ':jobs', h[1])
-if h[6] then redis.call('SREM', p .. ':dataset:' .. h[6] .. ':jobs', h[1]) end
+redis.call('ZREM', (string.gsub(ARGV[1], '{tenant}', h[7])), h[3])
+redis.call('ZREM', (string.gsub(string.gsub(ARGV[2], '{tenant}', h[7]), '{state}', h[2])), h[3])
+redis.call('SREM', (string.gsub(ARGV[3], '{id}', h[4])), h[1])
+redis.call('SREM', (string.gsub(ARGV[4], '{id}', h[5])), h[1])
+if h[6] then redis.call('SREM', (string.gsub(ARGV[4], '{id}', h[6])), h[1]) end
 redis.call('DEL', KEYS[1])
 return 1`;
 
@@ -167,12 +166,15 @@ export interface Transition {
 export type OnFinished = (rec: JobRecord) => Promise<void>;
 
 export class JobStore {
+  private readonly transitionTemplates: string[];
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
-    private readonly prefix: string,
     private readonly onFinished?: OnFinished,
-  ) {}
+  ) {
+    this.transitionTemplates = [template(keys.jobsIn, '{tenant}', '{state}'), template(keys.users, 'model', '{id}'), template(keys.users, 'dataset', '{id}')];
+  }
 
   /** A fresh record in state `queued` for `request`. */
   static newRecord(id: string, tenant: string, request: JobRequest, now = new Date()): JobRecord {
@@ -201,7 +203,12 @@ export class JobStore {
   }
 
   async discard(id: string): Promise<void> {
-    await this.redis.eval(DISCARD, 1, this.keys.job(id), this.prefix);
+    const k = this.keys;
+    await this.redis.eval(
+      DISCARD, 1, k.job(id),
+      template(k.jobs, '{tenant}'), template(k.jobsIn, '{tenant}', '{state}'),
+      template(k.users, 'model', '{id}'), template(k.users, 'dataset', '{id}'),
+    );
   }
 
   /** Job `id`; given a tenant, only if it is that tenant's (another's job is as absent as a missing one). */
@@ -233,7 +240,7 @@ export class JobStore {
   async transition(id: string, t: Transition): Promise<{ applied: boolean; state: JobState | null }> {
     const [applied, state, changed] = (await this.redis.eval(
       TRANSITION, 1, this.keys.job(id),
-      t.from.join(','), t.to ?? '', this.prefix, ...encode(t.set ?? {}),
+      t.from.join(','), t.to ?? '', ...this.transitionTemplates, ...encode(t.set ?? {}),
     )) as [number, string, number?];
     // Every way a job ends passes here (worker, API cancel, BullMQ's own failures), so this is the
     // one place that announces it.

@@ -1,4 +1,6 @@
-// Every Redis key Lopper's records use, in one place. They sit beside BullMQ's keys under the same
+// Every Redis key Lopper's records use, and every object-store key of their files, in one place.
+// The Lua scripts get the key names they derive (from a job's tenant and references) as templates
+// made by these same functions, so a name is never spelled twice. They sit beside BullMQ's keys under the same
 // prefix but apart from them, so BullMQ's removeOnComplete never takes a record with it.
 // Records are global by id (ids are unguessable UUIDs) but every index and counter is per tenant,
 // so a list or a quota never reads another tenant's entries.
@@ -15,7 +17,7 @@ export function redisKeys(prefix: string) {
     users: (kind: CatalogKind, id: string) => `${prefix}:${kind}:${id}:jobs`,
     /** Hash holding one job record. */
     job: (id: string) => `${prefix}:job:${id}`,
-    /** Sorted index of one tenant's jobs, and one per state (the Lua in jobs.ts builds the same names). */
+    /** Sorted index of one tenant's jobs, and one per state. */
     jobs: (t: string) => `${tenant(t)}:jobs`,
     jobsIn: (t: string, state: string) => `${tenant(t)}:jobs:${state}`,
     /** Idempotency-Key → {request hash, job id}; the hash covers the tenant too. */
@@ -44,3 +46,16 @@ export function redisKeys(prefix: string) {
 }
 
 export type RedisKeys = ReturnType<typeof redisKeys>;
+
+/** A Redis key with `{name}` placeholders that a Lua script fills in (string.gsub, see jobs.ts). */
+export const template = <A extends string[]>(key: (...args: A) => string, ...placeholders: A) => key(...placeholders);
+
+export type StoredKind = CatalogKind | 'job';
+
+/** Object-store keys (Storage): each record's files under one folder, deleted with it. */
+export const storageKeys = {
+  folder: (kind: StoredKind, id: string) => `${kind}s/${id}`,
+  file: (kind: StoredKind, id: string, name: string) => `${kind}s/${id}/${name}`,
+  /** The one file of a dataset. */
+  dataset: (id: string) => `datasets/${id}/data.npz`,
+};

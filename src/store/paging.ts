@@ -1,6 +1,7 @@
 // Newest-first pagination over a sorted set. Every member is "<createdAt ms, zero-padded>:<id>" with
 // score 0, so lexicographic order is creation order and a cursor (the last member returned) stays
 // valid while new items arrive: ZRANGE ... BYLEX REV continues strictly below it.
+import { BadCursorError } from '../errors.js';
 import type { Redis } from 'ioredis';
 
 export function sortKey(createdAtMs: number, id: string): string {
@@ -17,9 +18,6 @@ export interface Page {
   nextCursor: string | null;
 }
 
-export class BadCursorError extends Error {
-  override readonly name = 'BadCursorError';
-}
 
 function decodeCursor(cursor: string): string {
   const member = Buffer.from(cursor, 'base64url').toString('utf8');

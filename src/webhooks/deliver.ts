@@ -6,7 +6,8 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
-import { TargetError, type TargetPolicy } from './targets.js';
+import { TargetError } from '../errors.js';
+import type { TargetPolicy } from './targets.js';
 
 export const USER_AGENT = 'Lopper-Webhooks/1';
 export const MAX_RESPONSE_BYTES = 64 * 1024;

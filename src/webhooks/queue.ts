@@ -16,7 +16,8 @@ import { postEvent, type DeliveryResult } from './deliver.js';
 import { eventBody, TERMINAL_EVENTS, type WebhookEvent, type WebhookEventType } from './events.js';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signPayload, TIMESTAMP_HEADER } from './signature.js';
 import { WebhookStore } from './store.js';
-import { parseTarget, TargetError, TargetPolicy } from './targets.js';
+import { TargetError } from '../errors.js';
+import { parseTarget, TargetPolicy } from './targets.js';
 
 type WebhookConfig = Pick<Config, 'prefix' | 'webhookAttempts' | 'webhookBackoffMs'>;
 

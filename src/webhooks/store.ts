@@ -3,6 +3,7 @@
 // the job. The log is bounded per job and, like the job record itself, does not expire.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { EndpointLimitError } from '../errors.js';
 import type { RedisKeys } from '../store/keys.js';
 import { TERMINAL_EVENTS, type WebhookEventType } from './events.js';
 
@@ -10,12 +11,6 @@ export const MAX_ENDPOINTS = 20;
 /** Attempts kept per job: enough for every retry of several targets, not a record of a loop gone wrong. */
 export const MAX_LOG_ENTRIES = 500;
 
-export class EndpointLimitError extends Error {
-  override readonly name = 'EndpointLimitError';
-  constructor() {
-    super(`a tenant may register at most ${MAX_ENDPOINTS} webhook endpoints`);
-  }
-}
 
 export interface EndpointRecord {
   id: string;
@@ -79,7 +74,7 @@ export class WebhookStore {
     const events = [...new Set(input.events?.length ? input.events : TERMINAL_EVENTS)];
     const record: EndpointRecord = { id: randomUUID(), url: input.url, events, createdAt: new Date().toISOString() };
     const added = await this.redis.eval(ADD_BOUNDED, 1, this.keys.webhookEndpoints(tenant), record.id, JSON.stringify(record), MAX_ENDPOINTS);
-    if (added !== 1) throw new EndpointLimitError();
+    if (added !== 1) throw new EndpointLimitError(MAX_ENDPOINTS);
     return record;
   }
 

@@ -8,13 +8,11 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOptions } from 'node:dns';
 import { lookup as dnsLookupAsync } from 'node:dns/promises';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { TargetError } from '../errors.js';
 
 export const MAX_URL_LENGTH = 2048;
 
 /** A target refused by the URL rules or the address policy: permanent, retrying cannot help. */
-export class TargetError extends Error {
-  override readonly name = 'TargetError';
-}
 
 /** The syntactic rules, before any address is looked at. Returns the parsed URL. */
 export function parseTarget(raw: string): URL {

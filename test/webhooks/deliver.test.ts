@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { postEvent } from '../../src/webhooks/deliver.js';
-import { TargetError, TargetPolicy } from '../../src/webhooks/targets.js';
+import { TargetError } from '../../src/errors.js';
+import { TargetPolicy } from '../../src/webhooks/targets.js';
 import { startReceiver, type Receiver } from './receiver.js';
 
 describe('postEvent', () => {

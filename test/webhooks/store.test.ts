@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { redisKeys } from '../../src/store/keys.js';
-import { EndpointLimitError, MAX_ENDPOINTS, MAX_LOG_ENTRIES, WebhookStore, type DeliveryAttempt } from '../../src/webhooks/store.js';
+import { EndpointLimitError } from '../../src/errors.js';
+import { MAX_ENDPOINTS, MAX_LOG_ENTRIES, WebhookStore, type DeliveryAttempt } from '../../src/webhooks/store.js';
 import { testEnv, type TestEnv } from '../service/harness.js';
 
 describe('WebhookStore', () => {

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { lookup } from 'node:dns';
 import { describe, test } from 'node:test';
-import { parseTarget, TargetError, TargetPolicy } from '../../src/webhooks/targets.js';
+import { TargetError } from '../../src/errors.js';
+import { parseTarget, TargetPolicy } from '../../src/webhooks/targets.js';
 
 const isTargetError = (pattern: RegExp) => (e: unknown) => e instanceof TargetError && pattern.test(e.message);
 

@@ -8,7 +8,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { ApiError } from '../../problem.js';
+import { ApiError } from '../../errors.js';
 import { DEFAULT_TENANT, grants, type Scope } from '../../store/api-keys.js';
 
 export interface Principal {

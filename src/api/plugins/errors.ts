@@ -5,11 +5,8 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { InputError } from '../../errors.js';
 import { isRedisUnavailable } from '../../queue/connection.js';
-import { BadCursorError } from '../../store/paging.js';
-import { ApiError, clip, problem, redisUnavailable, type Problem } from '../../problem.js';
-import { fieldOf, ValidationError } from '../validate.js';
+import { ApiError, BadCursorError, clip, fieldOf, InputError, problem, redisUnavailable, ValidationError, type Problem } from '../../errors.js';
 
 const MAX_ERRORS = 20;
 

@@ -8,7 +8,7 @@ import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config.js';
 import { createRedis } from '../../queue/connection.js';
-import { redisUnavailable } from '../../problem.js';
+import { redisUnavailable } from '../../errors.js';
 import { InspectorPool, type InspectLimits } from '../inspector.js';
 import { bullPrefix, cancelChannel, QUEUE_NAME } from '../../queue/names.js';
 import type { JobRequest } from '../../queue/payload.js';
@@ -77,7 +77,7 @@ export default fp(
       log: app.log,
     });
     const emitter = new WebhookEmitter(redis, config);
-    const jobs = new JobStore(redis, keys, config.prefix, jobAnnouncer(emitter, app.log).finished);
+    const jobs = new JobStore(redis, keys, jobAnnouncer(emitter, app.log).finished);
     const liveTmp = new Set<string>();
     const sweeper = startSweeper({
       tmpDir,

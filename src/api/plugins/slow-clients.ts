@@ -5,7 +5,7 @@
 // Progress is read from the socket's byte counter, which leaves the body stream alone.
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { problem } from '../../problem.js';
+import { problem } from '../../errors.js';
 import { sendProblem } from './errors.js';
 
 declare module 'fastify' {

@@ -4,7 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idSchema } from '../../queue/payload.js';
-import { ApiError, notFound } from '../../problem.js';
+import { storageKeys } from '../../store/keys.js';
+import { ApiError, notFound } from '../../errors.js';
 import { parseRange } from '../range.js';
 import { empty, problems } from '../openapi.js';
 import { artifactNameSchema } from '../schemas.js';
@@ -69,7 +70,7 @@ export default async function artifactRoutes(fastify: FastifyInstance) {
         'content-range': `bytes */${artifact.bytes}`,
       });
     }
-    const key = `jobs/${id}/${name}`;
+    const key = storageKeys.file('job', id, name);
     if (range.kind === 'partial') {
       const { start, end } = range.range;
       const stream = await lopper.storage.read(key, range.range);

@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import type { DatasetSummary } from '../../io/dataset.js';
 import type { DatasetRecord } from '../../store/catalog.js';
-import { ApiError } from '../../problem.js';
+import { storageKeys } from '../../store/keys.js';
+import { ApiError } from '../../errors.js';
 import { datasetSchema, nameSchema } from '../schemas.js';
 import { binary } from '../openapi.js';
 import { uploadedRoutes } from './uploaded.js';
@@ -18,7 +19,7 @@ export default uploadedRoutes<DatasetRecord>({
     list: 'Uploaded datasets, newest first.',
     delete: 'Delete a dataset; 409 while a queued or active job uses it.',
   },
-  async accept(lopper, upload, folder) {
+  async accept(lopper, upload, id) {
     if (upload.files.length !== 1) {
       const detail = upload.files.length ? `expected one .npz file, got ${upload.files.length} files` : 'no file uploaded: send the .npz in field "file"';
       throw new ApiError('bad-request', 400, detail, 'file');
@@ -28,7 +29,7 @@ export default uploadedRoutes<DatasetRecord>({
       throw new ApiError('invalid-input', 422, `"${file.name}" is not a .npz file (np.savez(path, x=..., y=...))`, file.field);
     }
     const summary = await lopper.inspector.inspectDataset<DatasetSummary>(file.path, file.field, lopper.inspectLimits);
-    const obj = await lopper.storage.putFile(`${folder}/data.npz`, file.path, file.sha256);
+    const obj = await lopper.storage.putFile(storageKeys.dataset(id), file.path, file.sha256);
     return { fields: { ...summary, bytes: obj.bytes, sha256: obj.sha256 }, defaultName: file.name.replace(/\.npz$/i, '') };
   },
 });

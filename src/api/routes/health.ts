@@ -7,7 +7,7 @@ import { problems, reply } from '../openapi.js';
 import { readySchema as readyResource } from '../schemas.js';
 import { isOperator } from '../plugins/auth.js';
 import { pingRedis } from '../../queue/connection.js';
-import { ApiError, RETRY_AFTER_S } from '../../problem.js';
+import { ApiError, RETRY_AFTER_S } from '../../errors.js';
 
 const tags = ['service'];
 const alive = z.object({ status: z.literal('ok') });

@@ -10,7 +10,7 @@ import type { DatasetRecord, ModelRecord } from '../../store/catalog.js';
 import { hashBody } from '../../store/idempotency.js';
 import { FINISHED_STATES, JobStore } from '../../store/jobs.js';
 import type { Services } from '../plugins/services.js';
-import { ApiError, notFound } from '../../problem.js';
+import { ApiError, notFound } from '../../errors.js';
 import { quotaExceeded } from '../quota.js';
 import { checkWebhookTarget } from '../webhook-target.js';
 import { jobHref, jobResource } from '../resources.js';

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiError, notFound } from '../../problem.js';
+import { ApiError, notFound } from '../../errors.js';
 import { SCOPES, tenantSchema } from '../../store/api-keys.js';
 import { isOperator } from '../plugins/auth.js';
 import { empty, locationHeader, reply } from '../openapi.js';

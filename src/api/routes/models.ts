@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { ModelSummary } from '../../inspect.js';
 import type { FileRecord, ModelRecord } from '../../store/catalog.js';
-import { ApiError } from '../../problem.js';
+import { storageKeys } from '../../store/keys.js';
+import { ApiError } from '../../errors.js';
 import { modelSchema, nameSchema } from '../schemas.js';
 import { unzipInto } from '../unzip.js';
 import type { Upload, UploadedFile } from '../upload.js';
@@ -48,7 +49,7 @@ names (files are told apart by filename), e.g.
 \`curl -F files=@model.json -F files=@group1-shard1of1.bin\`. The weights manifest must name
 only uploaded files, their sizes must match the weights' shapes and dtypes, and the topology
 must load; otherwise 422 with the reason. Uploads over MAX_UPLOAD_BYTES are refused (413).`,
-  async accept(lopper, upload, folder) {
+  async accept(lopper, upload, id) {
     if (upload.files.length === 0) throw new ApiError('bad-request', 400, 'no files uploaded: send model.json and its weight files, or a .zip', 'files');
     const files = await modelFiles(upload, lopper.config.maxUploadBytes, lopper.config.maxCompressionRatio);
     const jsons = files.filter((f) => f.name.toLowerCase().endsWith('.json'));
@@ -65,7 +66,7 @@ must load; otherwise 422 with the reason. Uploads over MAX_UPLOAD_BYTES are refu
     const kept: FileRecord[] = [];
     for (const n of keep) {
       const file = byName.get(n)!;
-      const obj = await lopper.storage.putFile(`${folder}/${n}`, file.path, file.sha256);
+      const obj = await lopper.storage.putFile(storageKeys.file('model', id, n), file.path, file.sha256);
       kept.push({ name: n, bytes: obj.bytes, sha256: obj.sha256 });
     }
     return { fields: { ...summary, files: kept }, defaultName: defaultName(upload, json) };

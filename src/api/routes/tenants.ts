@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiError, notFound } from '../../problem.js';
+import { ApiError, notFound } from '../../errors.js';
 import { tenantSchema } from '../../store/api-keys.js';
 import { QUOTA_NAMES } from '../../store/tenants.js';
 import { isOperator } from '../plugins/auth.js';

@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeAny } from 'zod';
 import type { Catalog, DatasetRecord, ModelRecord } from '../../store/catalog.js';
-import { ApiError, notFound } from '../../problem.js';
+import { storageKeys } from '../../store/keys.js';
+import { ApiError, notFound } from '../../errors.js';
 import { empty, locationHeader, problems, reply } from '../openapi.js';
 import type { Services } from '../plugins/services.js';
 import { checkUploadRoom, quotaExceeded } from '../quota.js';
@@ -24,8 +25,8 @@ export interface UploadedKind<T extends ModelRecord | DatasetRecord> {
   form: ZodTypeAny;
   summary: { upload: string; list: string; delete: string };
   description?: string;
-  /** Checks the upload (in the inspector) and stores the files it keeps under `folder`. */
-  accept(lopper: Services, upload: Upload, folder: string): Promise<{ fields: Omit<T, Owned>; defaultName: string }>;
+  /** Checks the upload (in the inspector) and stores the files it keeps (storageKeys.file(noun, id, name)). */
+  accept(lopper: Services, upload: Upload, id: string): Promise<{ fields: Omit<T, Owned>; defaultName: string }>;
 }
 
 export function uploadedRoutes<T extends ModelRecord | DatasetRecord>(kind: UploadedKind<T>) {
@@ -51,12 +52,12 @@ export function uploadedRoutes<T extends ModelRecord | DatasetRecord>(kind: Uplo
         const quota = await checkUploadRoom(lopper, req, plural);
         const upload = await receiveUpload(req, { tmpDir: lopper.tmpDir, maxBytes: lopper.config.maxUploadBytes, fields: ['name'], live: lopper.liveTmp });
         const id = randomUUID();
-        const folder = `${plural}/${id}`;
+        const folder = storageKeys.folder(kind.noun, id);
         let record: T;
         // The temp folder goes before the reply does, so a client never sees it outlive its request.
         try {
           const { name } = validate(nameField, { name: upload.fields.name }, 'body');
-          const { fields, defaultName } = await kind.accept(lopper, upload, folder);
+          const { fields, defaultName } = await kind.accept(lopper, upload, id);
           record = { id, tenant, name: name ?? defaultName, createdAt: new Date().toISOString(), ...fields } as T;
           const outcome = await catalog.create(record, quota);
           if (outcome !== 'ok') throw quotaExceeded(tenant, outcome === 'count' ? plural : 'storedBytes', quota);
@@ -66,7 +67,7 @@ export function uploadedRoutes<T extends ModelRecord | DatasetRecord>(kind: Uplo
         } finally {
           await upload.discard();
         }
-        return res.code(201).header('location', `/v1/${folder}`).send(record);
+        return res.code(201).header('location', `/v1/${plural}/${id}`).send(record);
       },
     );
 
@@ -100,7 +101,7 @@ export function uploadedRoutes<T extends ModelRecord | DatasetRecord>(kind: Uplo
         const outcome = await catalog.remove(record);
         if (outcome === 'missing') throw notFound(kind.noun, id);
         if (outcome === 'in-use') throw new ApiError('conflict', 409, `${kind.noun} "${id}" is used by a queued or active job`, 'id');
-        await lopper.storage.deleteFolder(`${plural}/${id}`);
+        await lopper.storage.deleteFolder(storageKeys.folder(kind.noun, id));
         return res.code(204).send();
       },
     );

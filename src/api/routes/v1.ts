@@ -6,7 +6,7 @@
 // route's scope (403). Every route here is registered with the /v1 prefix.
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
-import { ApiError } from '../../problem.js';
+import { ApiError } from '../../errors.js';
 import { redisKeys } from '../../store/keys.js';
 import { addSharedResponses } from '../openapi.js';
 import { requireScope, scopeOf } from '../plugins/auth.js';
