@@ -21,8 +21,8 @@ process.on('message', ({ id, task }) => {
   if (what === 'hog') { const keep = []; for (;;) keep.push(Buffer.alloc(64 << 20, 1)); }
   if (what === 'crash') process.abort();
   if (what === 'bad') return process.send({ id, ok: false, error: { input: true, message: 'file: bad', field: 'file', status: 422 } });
-  if (what === 'big') return process.send({ id, ok: false, error: { name: 'InputError', message: 'file: too big', field: 'file', status: 413 } });
-  if (what === 'bug') return process.send({ id, ok: false, error: { name: 'TypeError', message: 'oops' } });
+  if (what === 'big') return process.send({ id, ok: false, error: { input: true, message: 'file: too big', field: 'file', status: 413 } });
+  if (what === 'bug') return process.send({ id, ok: false, error: { input: false, message: 'TypeError: oops' } });
   setTimeout(() => process.send({ id, ok: true, result: { pid: process.pid } }), Number(what) || 0);
 });
 process.send({ ready: true });
