@@ -15,8 +15,8 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import { Redis } from 'ioredis';
 import { buildApp } from '../../src/api/app.js';
 import { loadConfig } from '../../src/config.js';
-import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from './fixtures.js';
-import { freePort, waitFor } from './harness.js';
+import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from '../support/fixtures.js';
+import { freePort, waitFor } from '../support/harness.js';
 
 const SERVICE = fileURLToPath(new URL('../../src/service.js', import.meta.url));
 const JOBS = 12;

@@ -10,8 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { startWorker, type WorkerHandle } from '../../workers/worker.js';
-import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from './fixtures.js';
-import { testEnv, waitFor, type TestEnv } from './harness.js';
+import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from '../support/fixtures.js';
+import { testEnv, waitFor, type TestEnv } from '../support/harness.js';
 
 let env: TestEnv;
 let app: FastifyInstance;

@@ -12,9 +12,9 @@ import { unzipSync } from 'fflate';
 import { buildApp } from '../../src/api/app.js';
 import { verifySignature } from '../../src/webhooks/signature.js';
 import { startWorker, type WorkerHandle } from '../../workers/worker.js';
-import { startReceiver, type Receiver } from '../webhooks/receiver.js';
-import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from './fixtures.js';
-import { testEnv, waitFor, type TestEnv } from './harness.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
+import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from '../support/fixtures.js';
+import { testEnv, waitFor, type TestEnv } from '../support/harness.js';
 
 let env: TestEnv;
 let app: FastifyInstance;

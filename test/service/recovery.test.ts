@@ -12,8 +12,8 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
-import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from './fixtures.js';
-import { testEnv, waitFor, type TestEnv } from './harness.js';
+import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from '../support/fixtures.js';
+import { testEnv, waitFor, type TestEnv } from '../support/harness.js';
 
 const SERVICE = fileURLToPath(new URL('../../src/service.js', import.meta.url));
 

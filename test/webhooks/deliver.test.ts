@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { postEvent } from '../../src/webhooks/deliver.js';
 import { TargetError, TargetPolicy } from '../../src/webhooks/targets.js';
-import { startReceiver, type Receiver } from './receiver.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
 
 describe('postEvent', () => {
   let rx: Receiver;

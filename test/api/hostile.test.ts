@@ -12,8 +12,8 @@ import type { FastifyInstance } from 'fastify';
 import { zipSync } from 'fflate';
 import { buildApp } from '../../src/api/app.js';
 import { npyBytes } from '../io/npy-fixtures.js';
-import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from './fixtures.js';
-import { freePort, testEnv, waitFor, type TestEnv } from './harness.js';
+import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from '../support/fixtures.js';
+import { freePort, testEnv, waitFor, type TestEnv } from '../support/harness.js';
 
 const SERVICE = fileURLToPath(new URL('../../src/service.js', import.meta.url));
 const MiB = 1024 * 1024;

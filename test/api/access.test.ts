@@ -12,8 +12,8 @@ import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { ARTIFACT_NAMES } from '../../src/api/resources.js';
-import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from './fixtures.js';
-import { testEnv, type TestEnv } from './harness.js';
+import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from '../support/fixtures.js';
+import { testEnv, type TestEnv } from '../support/harness.js';
 
 const ADMIN = 'bootstrap-admin-key';
 let env: TestEnv;

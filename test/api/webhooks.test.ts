@@ -11,9 +11,9 @@ import { pino } from 'pino';
 import { buildApp } from '../../src/api/app.js';
 import { startWebhookWorker } from '../../src/webhooks/queue.js';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, verifySignature } from '../../src/webhooks/signature.js';
-import { startReceiver, type Receiver } from '../webhooks/receiver.js';
-import { datasetNpz, modelParts, multipart, writeTinyModel } from './fixtures.js';
-import { testEnv, waitFor, type TestEnv } from './harness.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
+import { datasetNpz, modelParts, multipart, writeTinyModel } from '../support/fixtures.js';
+import { testEnv, waitFor, type TestEnv } from '../support/harness.js';
 
 const ADMIN = 'webhook-admin';
 let env: TestEnv;

@@ -7,8 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { zipSync } from 'fflate';
 import { buildApp } from '../../src/api/app.js';
-import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from './fixtures.js';
-import { testEnv, type TestEnv } from './harness.js';
+import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from '../support/fixtures.js';
+import { testEnv, type TestEnv } from '../support/harness.js';
 
 let env: TestEnv;
 let app: FastifyInstance;

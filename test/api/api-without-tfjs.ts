@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildApp } from '../../src/api/app.js';
-import { datasetNpz, modelParts, multipart, type Part } from './request-fixtures.js';
-import { testEnv } from './harness.js';
+import { datasetNpz, modelParts, multipart, type Part } from '../support/request-fixtures.js';
+import { testEnv } from '../support/harness.js';
 
 /** `modelDir` holds model.json + weights.bin, written by the parent (that needs tfjs). */
 export async function main(modelDir: string): Promise<void> {

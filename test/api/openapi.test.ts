@@ -8,7 +8,7 @@ import type { RouteOptions } from 'fastify';
 import { parse } from 'yaml';
 import { buildApp } from '../../src/api/app.js';
 import { openapiPath } from '../../src/api/paths.js';
-import { testEnv, type TestEnv } from './harness.js';
+import { testEnv, type TestEnv } from '../support/harness.js';
 
 let env: TestEnv;
 before(async () => {
