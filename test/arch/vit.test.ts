@@ -21,7 +21,7 @@ import { fineTuneSchema, pruningSchema } from '../../src/request.js';
 import { findBlocks } from '../../src/vbp/blocks.js';
 import { countMacs } from '../../src/vbp/cost.js';
 import { blockSummary, fineTuneOneStep, pruneAndCompare, randomInput, reloadPlain } from './helpers.js';
-import { KerasModelJson, seededValues } from './keras-json.js';
+import { KerasModelJson, seededValues } from '../support/keras-json.js';
 
 type Arr = Float32Array | Float64Array;
 

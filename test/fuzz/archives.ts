@@ -3,7 +3,7 @@
 // sizes, overlapping members, truncation, flipped bytes, duplicate and path-trick member names,
 // nested zips, unsupported methods; .npy headers that are quadratic to scan, over-long, of bad or
 // structured dtypes, bad or huge shapes, data of the wrong length; every dtype; NaN/Inf; bad labels.
-import type { Part } from '../service/fixtures.js';
+import type { Part } from '../support/fixtures.js';
 import { freshDoc, serializeDoc, type BaseName, type ModelBases } from './models.js';
 import { Rng } from './random.js';
 import { accept, any, reject, status, uploadRequest, type CaseSpec, type Expect, type FuzzContext } from './runner.js';

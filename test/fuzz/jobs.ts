@@ -8,7 +8,7 @@
 // temperature 1e-300, calibrationSamples 1e12, seed 1e300, ...) must be refused like any other
 // out-of-bounds value: 422 naming the field. Values in between (epochs 500, ratio 0 or 1, ...) may
 // go either way; sane values must be accepted (202).
-import { datasetNpz, multipart } from '../service/fixtures.js';
+import { datasetNpz, multipart } from '../support/fixtures.js';
 import { Rng } from './random.js';
 import { any, reject, status, type CaseSpec, type Expect, type FuzzContext, type FuzzRequest } from './runner.js';
 

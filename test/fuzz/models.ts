@@ -3,8 +3,8 @@
 // configs, class names, nesting depth, string lengths, weights manifest and raw text. Every mutator
 // says what a correct API must answer: reject (4xx: the upload is broken), accept (2xx: it is a
 // valid model written differently), or any (only the invariants apply). Stacked mutations are 'any'.
-import { KerasModelJson } from '../arch/keras-json.js';
-import type { Part } from '../service/fixtures.js';
+import { KerasModelJson } from '../support/keras-json.js';
+import type { Part } from '../support/fixtures.js';
 import { Rng } from './random.js';
 import { accept, any, reject, uploadRequest, type CaseSpec, type Expect, type FuzzContext } from './runner.js';
 

@@ -1,7 +1,7 @@
 // Multipart shapes against both upload routes: no boundary, wrong or odd boundaries, truncation,
 // many files and fields, empty / path-like / huge filenames, 1 MB field names, duplicate files,
 // unexpected fields, zero-length files, other media types, bodies over MAX_UPLOAD_BYTES.
-import { datasetNpz, modelParts, multipart, type Part } from '../service/fixtures.js';
+import { datasetNpz, modelParts, multipart, type Part } from '../support/fixtures.js';
 import { pathTricks } from './archives.js';
 import { Rng } from './random.js';
 import { accept, any, reject, status, type CaseSpec, type Expect, type FuzzContext, type FuzzRequest } from './runner.js';

@@ -2,7 +2,7 @@
 // every route that needs Redis is hit, one at a time and then all at once: each must answer 503 application/problem+json
 // with a Retry-After header within 5 s, while /healthz (no Redis) stays 200 and fast. In its own
 // process and app, so the other classes keep their Redis.
-import { datasetNpz, modelParts } from '../service/fixtures.js';
+import { datasetNpz, modelParts } from '../support/fixtures.js';
 import { fuzzClass, status, uploadRequest, type FuzzRequest } from './runner.js';
 
 fuzzClass<void>({

@@ -25,8 +25,8 @@ import { after, before, describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
-import { datasetNpz, modelParts, multipart, writeTinyModel } from '../service/fixtures.js';
-import { testEnv, type TestEnv } from '../service/harness.js';
+import { datasetNpz, modelParts, multipart, writeTinyModel } from '../support/fixtures.js';
+import { testEnv, type TestEnv } from '../support/harness.js';
 import { Rng } from './random.js';
 
 // ---------------------------------------------------------------------------------------------

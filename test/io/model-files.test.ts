@@ -13,7 +13,7 @@ import { saveModelFiles } from '../../src/io/model-save.js';
 import { firstNonFinite } from '../../src/io/non-finite.js';
 import { DEFAULT_MODEL_LIMITS } from '../../src/io/topology-check.js';
 import { MultiHeadAttention } from '../../src/layers/index.js';
-import { converterFiles } from '../fixtures/converter-layout.js';
+import { converterFiles } from '../support/converter-layout.js';
 
 const rejects = (pattern: RegExp, field: string) => (e: unknown) =>
   e instanceof InputError && e.field === field && pattern.test(e.message);

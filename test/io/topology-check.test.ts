@@ -10,7 +10,7 @@ import { InputError } from '../../src/errors.js';
 import { artifactsFromFiles, loadModelFromArtifacts } from '../../src/io/model-files.js';
 import { findUnknownClasses } from '../../src/io/layer-classes.js';
 import { checkTopology, DEFAULT_MODEL_LIMITS } from '../../src/io/topology-check.js';
-import { KerasModelJson } from '../arch/keras-json.js';
+import { KerasModelJson } from '../support/keras-json.js';
 import type { FuzzReport } from './topology-fuzz-worker.js';
 
 before(async () => {

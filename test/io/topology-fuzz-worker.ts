@@ -20,7 +20,7 @@ if (!isMainThread) {
   const tf = await import('@tensorflow/tfjs');
   const { InputError } = await import('../../src/errors.js');
   const { artifactsFromFiles, loadModelFromArtifacts } = await import('../../src/io/model-files.js');
-  const { KerasModelJson, seededValues } = await import('../arch/keras-json.js');
+  const { KerasModelJson, seededValues } = await import('../support/keras-json.js');
   await tf.setBackend('cpu');
   const { cases, seed } = workerData as { cases: number; seed: number };
 

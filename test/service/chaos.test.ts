@@ -15,8 +15,9 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import { Redis } from 'ioredis';
 import { buildApp } from '../../src/api/app.js';
 import { loadConfig } from '../../src/config.js';
-import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from './fixtures.js';
-import { freePort, waitFor } from './harness.js';
+import { client } from '../support/api.js';
+import { writeTinyModel } from '../support/fixtures.js';
+import { freePort, waitFor } from '../support/harness.js';
 
 const SERVICE = fileURLToPath(new URL('../../src/service.js', import.meta.url));
 const JOBS = 12;
@@ -105,12 +106,7 @@ async function inject(opts: InjectOptions) {
   }
 }
 
-async function upload(url: string, parts: Part[]) {
-  const body = multipart(parts);
-  const res = await inject({ method: 'POST', url, payload: body.payload, headers: body.headers });
-  assert.equal(res.statusCode, 201, res.body);
-  return res.json().id as string;
-}
+const api = client(() => ({ inject }));
 
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'lopper-chaos-'));
@@ -133,16 +129,12 @@ after(async () => {
 
 test(`${JOBS}+ jobs through ${KILLS} seeded SIGKILLs and a Redis restart all complete exactly once`, async () => {
   const random = rng(20261201);
-  const modelId = await upload('/v1/models', modelParts(await writeTinyModel(join(dataDir, 'fixture-model'), { hidden: 32 })));
-  const datasetId = await upload('/v1/datasets', [{ field: 'file', filename: 'd.npz', content: datasetNpz(4000) }]);
+  const modelId = await api.uploadModel(await writeTinyModel(join(dataDir, 'fixture-model'), { hidden: 32 }));
+  const datasetId = await api.uploadDataset(4000);
   const ids: string[] = [];
   const submit = async () => {
-    const res = await inject({
-      method: 'POST', url: '/v1/jobs',
-      payload: { modelId, datasetId, pruning: { ratio: 0.5, calibrationSamples: 64, seed: ids.length }, fineTune: { epochs: 6, batchSize: 8, learningRate: 1e-3 } },
-    });
-    assert.equal(res.statusCode, 202, res.body);
-    ids.push(res.json().id);
+    const job = await api.createJob({ modelId, datasetId, pruning: { ratio: 0.5, calibrationSamples: 64, seed: ids.length }, fineTune: { epochs: 6, batchSize: 8, learningRate: 1e-3 } });
+    ids.push(job.id);
   };
   for (let i = 0; i < JOBS; i++) await submit();
   startWorker();

@@ -10,8 +10,9 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { startWorker, type WorkerHandle } from '../../workers/worker.js';
-import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from './fixtures.js';
-import { testEnv, waitFor, type TestEnv } from './harness.js';
+import { client } from '../support/api.js';
+import { writeTinyModel } from '../support/fixtures.js';
+import { testEnv, waitFor, type TestEnv } from '../support/harness.js';
 
 let env: TestEnv;
 let app: FastifyInstance;
@@ -19,14 +20,16 @@ let worker: WorkerHandle;
 let modelId: string;
 let smallData: string;
 let bigData: string;
+const api = client(() => app);
+const { getJob, finished } = api;
 
 before(async () => {
   env = await testEnv({ JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '10', WORKER_STALL_MS: '1500', JOB_TIMEOUT_MS: '60000' });
   app = await buildApp({ config: env.config, logger: false });
   worker = await startWorker(env.config);
-  modelId = await upload('/v1/models', modelParts(await writeTinyModel(join(env.dataDir, 'fixture-model'))));
-  smallData = await upload('/v1/datasets', [{ field: 'file', filename: 's.npz', content: datasetNpz(128) }]);
-  bigData = await upload('/v1/datasets', [{ field: 'file', filename: 'b.npz', content: datasetNpz(4000) }]);
+  modelId = await api.uploadModel(await writeTinyModel(join(env.dataDir, 'fixture-model')));
+  smallData = await api.uploadDataset(128);
+  bigData = await api.uploadDataset(4000);
 });
 
 after(async () => {
@@ -35,29 +38,8 @@ after(async () => {
   await env?.cleanup();
 });
 
-async function upload(url: string, parts: Part[]) {
-  const body = multipart(parts);
-  const res = await app.inject({ method: 'POST', url, payload: body.payload, headers: body.headers });
-  assert.equal(res.statusCode, 201, res.body);
-  return res.json().id as string;
-}
-
-const getJob = async (id: string) => (await app.inject(`/v1/jobs/${id}`)).json();
-
-async function createJob(datasetId: string, epochs: number): Promise<string> {
-  const res = await app.inject({
-    method: 'POST', url: '/v1/jobs',
-    payload: { modelId, datasetId, pruning: { ratio: 0.5, calibrationSamples: 32 }, fineTune: { epochs, batchSize: 8, learningRate: 1e-3 } },
-  });
-  assert.equal(res.statusCode, 202, res.body);
-  return res.json().id;
-}
-
-const finished = (id: string, timeoutMs = 120_000) =>
-  waitFor(async () => {
-    const j = await getJob(id);
-    return ['completed', 'failed', 'cancelled'].includes(j.state) ? j : null;
-  }, timeoutMs, `job ${id} to finish`, 50);
+const createJob = async (datasetId: string, epochs: number): Promise<string> =>
+  (await api.createJob({ modelId, datasetId, pruning: { ratio: 0.5, calibrationSamples: 32 }, fineTune: { epochs, batchSize: 8, learningRate: 1e-3 } })).id;
 
 /** Pids of this process's job children (workers/processor.js), by their command line. */
 async function jobChildren(): Promise<number[]> {
@@ -172,20 +154,11 @@ describe('a runaway job', () => {
     const app2 = await buildApp({ config: slow.config, logger: false });
     const worker2 = await startWorker(slow.config);
     try {
-      const post = async (files: Part[]) => {
-        const body = multipart(files);
-        const res = await app2.inject({ method: 'POST', url: files[0].field === 'file' ? '/v1/datasets' : '/v1/models', payload: body.payload, headers: body.headers });
-        assert.equal(res.statusCode, 201, res.body);
-        return res.json().id as string;
-      };
-      const model = await post(modelParts(await writeTinyModel(join(slow.dataDir, 'fixture-model'))));
-      const data = await post([{ field: 'file', filename: 'b.npz', content: datasetNpz(4000) }]);
-      const res = await app2.inject({ method: 'POST', url: '/v1/jobs', payload: { modelId: model, datasetId: data, pruning: { ratio: 0.5 }, fineTune: { epochs: 500, batchSize: 8 } } });
-      const id = res.json().id;
-      const done = await waitFor(async () => {
-        const j = (await app2.inject(`/v1/jobs/${id}`)).json();
-        return ['completed', 'failed', 'cancelled'].includes(j.state) ? j : null;
-      }, 60_000, 'the runaway to be stopped', 50);
+      const api2 = client(() => app2);
+      const model = await api2.uploadModel(await writeTinyModel(join(slow.dataDir, 'fixture-model')));
+      const data = await api2.uploadDataset(4000);
+      const { id } = await api2.createJob({ modelId: model, datasetId: data, pruning: { ratio: 0.5 }, fineTune: { epochs: 500, batchSize: 8 } });
+      const done = await api2.finished(id, 60_000);
       assert.equal(done.state, 'failed');
       assert.match(done.error.detail, /JOB_TIMEOUT_MS/);
       assert.deepEqual(done.attemptLog.map((a: { outcome: string }) => a.outcome), ['timed-out']);

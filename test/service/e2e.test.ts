@@ -12,15 +12,19 @@ import { unzipSync } from 'fflate';
 import { buildApp } from '../../src/api/app.js';
 import { verifySignature } from '../../src/webhooks/signature.js';
 import { startWorker, type WorkerHandle } from '../../workers/worker.js';
-import { startReceiver, type Receiver } from '../webhooks/receiver.js';
-import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from './fixtures.js';
-import { testEnv, waitFor, type TestEnv } from './harness.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
+import { client, FINISHED } from '../support/api.js';
+import { writeTinyModel } from '../support/fixtures.js';
+import { testEnv, waitFor, type TestEnv } from '../support/harness.js';
 
 let env: TestEnv;
 let app: FastifyInstance;
 let worker: WorkerHandle;
 let modelId: string;
 let receiver: Receiver;
+const api = client(() => app);
+const { createJob, getJob, waitState } = api;
+const dataset = (n: number) => api.uploadDataset(n);
 
 before(async () => {
   receiver = await startReceiver();
@@ -28,7 +32,7 @@ before(async () => {
   app = await buildApp({ config: env.config, logger: false });
   worker = await startWorker(env.config);
   const files = await writeTinyModel(join(env.dataDir, 'fixture-model'));
-  modelId = (await upload('/v1/models', modelParts(files))).id;
+  modelId = await api.uploadModel(files);
 });
 
 after(async () => {
@@ -38,33 +42,10 @@ after(async () => {
   await receiver?.close();
 });
 
-async function upload(url: string, parts: Part[]) {
-  const body = multipart(parts);
-  const res = await app.inject({ method: 'POST', url, payload: body.payload, headers: body.headers });
-  assert.equal(res.statusCode, 201, res.body);
-  return res.json();
-}
-
-const dataset = async (n: number) => (await upload('/v1/datasets', [{ field: 'file', filename: `d${n}.npz`, content: datasetNpz(n) }])).id as string;
-
-async function createJob(body: object) {
-  const res = await app.inject({ method: 'POST', url: '/v1/jobs', payload: body });
-  assert.equal(res.statusCode, 202, res.body);
-  return res.json();
-}
-
-const getJob = async (id: string) => (await app.inject(`/v1/jobs/${id}`)).json();
-
-const waitState = (id: string, states: string[], timeoutMs: number) =>
-  waitFor(async () => {
-    const j = await getJob(id);
-    return states.includes(j.state) ? j : null;
-  }, timeoutMs, `job ${id} to reach ${states.join('|')}`);
-
 const waitFineTuning = (id: string) =>
   waitFor(async () => {
     const j = await getJob(id);
-    assert.ok(!['completed', 'failed', 'cancelled'].includes(j.state), `job ended early: ${j.state}`);
+    assert.ok(!FINISHED.includes(j.state), `job ended early: ${j.state}`);
     return j.stage === 'fine-tuning' ? j : null;
   }, 60_000, `job ${id} to be fine-tuning`, 50);
 
@@ -88,7 +69,7 @@ describe('a job runs to completion', () => {
     const done = await waitFor(async () => {
       const j = await getJob(job.id);
       seenStates.add(j.state);
-      return ['completed', 'failed', 'cancelled'].includes(j.state) ? j : null;
+      return FINISHED.includes(j.state) ? j : null;
     }, 90_000, 'the job to finish', 25);
     assert.equal(done.state, 'completed', JSON.stringify(done.error));
     assert.equal(done.progress, 1);
@@ -127,8 +108,7 @@ describe('a job runs to completion', () => {
     assert.ok([...(await y.data())].every(Number.isFinite));
 
     // The downloaded zip (weights stored, not deflated) is itself a valid upload.
-    const again = multipart([{ field: 'files', filename: 'pruned.zip', content: res.rawPayload }]);
-    const reup = await app.inject({ method: 'POST', url: '/v1/models', payload: again.payload, headers: again.headers });
+    const reup = await api.send('/v1/models', [{ field: 'files', filename: 'pruned.zip', content: res.rawPayload }]);
     assert.equal(reup.statusCode, 201, reup.body);
     assert.equal(reup.json().blocks[0].hidden, 8);
     assert.equal(reup.json().name, 'pruned');

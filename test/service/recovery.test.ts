@@ -12,14 +12,17 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
-import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from './fixtures.js';
-import { testEnv, waitFor, type TestEnv } from './harness.js';
+import { client } from '../support/api.js';
+import { writeTinyModel } from '../support/fixtures.js';
+import { testEnv, waitFor, type TestEnv } from '../support/harness.js';
 
 const SERVICE = fileURLToPath(new URL('../../src/service.js', import.meta.url));
 
 let env: TestEnv;
 let app: FastifyInstance;
 const spawned: ChildProcess[] = [];
+const api = client(() => app);
+const { getJob } = api;
 
 before(async () => {
   // A 1 ms shutdown grace against a job of 4000 training steps: the release on SIGTERM cannot lose
@@ -61,15 +64,6 @@ async function childrenOf(pid: number): Promise<number[]> {
   return text.split(/\s+/).filter(Boolean).map(Number);
 }
 
-async function upload(url: string, parts: Part[]) {
-  const body = multipart(parts);
-  const res = await app.inject({ method: 'POST', url, payload: body.payload, headers: body.headers });
-  assert.equal(res.statusCode, 201, res.body);
-  return res.json().id as string;
-}
-
-const getJob = async (id: string) => (await app.inject(`/v1/jobs/${id}`)).json();
-
 const fineTuningOn = (id: string, attempt: number) =>
   waitFor(async () => {
     const j = await getJob(id);
@@ -78,15 +72,9 @@ const fineTuningOn = (id: string, attempt: number) =>
   }, 60_000, `attempt ${attempt} of job ${id} to be fine-tuning`, 50);
 
 test('SIGTERM releases the job, SIGKILL leaves it to the stall check, and another worker completes it', async () => {
-  const modelId = await upload('/v1/models', modelParts(await writeTinyModel(join(env.dataDir, 'fixture-model'))));
-  const datasetId = await upload('/v1/datasets', [{ field: 'file', filename: 'd.npz', content: datasetNpz(4000) }]);
-  const res = await app.inject({
-    method: 'POST',
-    url: '/v1/jobs',
-    payload: { modelId, datasetId, pruning: { ratio: 0.5, calibrationSamples: 64 }, fineTune: { epochs: 8, batchSize: 8, learningRate: 1e-3 } },
-  });
-  assert.equal(res.statusCode, 202, res.body);
-  const id = res.json().id as string;
+  const modelId = await api.uploadModel(await writeTinyModel(join(env.dataDir, 'fixture-model')));
+  const datasetId = await api.uploadDataset(4000);
+  const { id } = await api.createJob({ modelId, datasetId, pruning: { ratio: 0.5, calibrationSamples: 64 }, fineTune: { epochs: 8, batchSize: 8, learningRate: 1e-3 } });
 
   // 1. Graceful shutdown: the job goes back to the queue, the worker exits cleanly.
   const a = startWorkerProcess();
@@ -108,10 +96,7 @@ test('SIGTERM releases the job, SIGKILL leaves it to the stall check, and anothe
 
   // 3. After the lock expires, another worker's stalled check requeues it and it completes.
   const c = startWorkerProcess();
-  const done = await waitFor(async () => {
-    const j = await getJob(id);
-    return ['completed', 'failed', 'cancelled'].includes(j.state) ? j : null;
-  }, 90_000, 'the job to finish on worker C');
+  const done = await api.finished(id, 90_000);
   assert.equal(done.state, 'completed', JSON.stringify(done.error));
   assert.equal(done.attempts, 3);
   assert.equal(done.artifacts.length, 5);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitFor } from './harness.js';
+import { freePort, waitFor } from '../support/harness.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 

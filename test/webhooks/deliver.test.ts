@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { postEvent } from '../../src/webhooks/deliver.js';
 import { TargetError } from '../../src/errors.js';
 import { TargetPolicy } from '../../src/webhooks/targets.js';
-import { startReceiver, type Receiver } from './receiver.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
 
 describe('postEvent', () => {
   let rx: Receiver;

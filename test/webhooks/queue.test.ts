@@ -15,8 +15,8 @@ import type { WebhookEvent } from '../../src/webhooks/events.js';
 import { startWebhookWorker, WebhookEmitter } from '../../src/webhooks/queue.js';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, verifySignature } from '../../src/webhooks/signature.js';
 import { WebhookStore } from '../../src/webhooks/store.js';
-import { testEnv, waitFor, type TestEnv } from '../service/harness.js';
-import { startReceiver, type Receiver } from './receiver.js';
+import { testEnv, waitFor, type TestEnv } from '../support/harness.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
 
 const log = pino({ level: 'silent' });
 

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { redisKeys } from '../../src/store/keys.js';
 import { EndpointLimitError } from '../../src/errors.js';
 import { MAX_ENDPOINTS, MAX_LOG_ENTRIES, WebhookStore, type DeliveryAttempt } from '../../src/webhooks/store.js';
-import { testEnv, type TestEnv } from '../service/harness.js';
+import { testEnv, type TestEnv } from '../support/harness.js';
 
 describe('WebhookStore', () => {
   let env: TestEnv;

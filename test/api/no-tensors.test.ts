@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { writeTinyModel } from './fixtures.js';
+import { writeTinyModel } from '../support/fixtures.js';
 
 test('uploads and job submission never load TensorFlow.js in the API process', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'lopper-no-tfjs-'));

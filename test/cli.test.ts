@@ -6,10 +6,10 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { initBackend } from '../../src/engine/backend.js';
-import { saveModelFiles } from '../../src/io/model-save.js';
-import { encodeNpz } from '../../src/io/npz-write.js';
-import { buildMlp } from '../../scripts/lib/train-mlp.js';
+import { initBackend } from '../src/engine/backend.js';
+import { saveModelFiles } from '../src/io/model-save.js';
+import { encodeNpz } from '../src/io/npz-write.js';
+import { buildMlp } from '../scripts/lib/train-mlp.js';
 
 const BIN = resolve('bin/lopper.js');
 const lopper = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, LOPPER_BACKEND: 'wasm' } });

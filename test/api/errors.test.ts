@@ -7,12 +7,17 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { zipSync } from 'fflate';
 import { buildApp } from '../../src/api/app.js';
-import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from './fixtures.js';
-import { testEnv, type TestEnv } from './harness.js';
+import { client } from '../support/api.js';
+import { datasetNpz, modelParts, multipart, writeTinyModel } from '../support/fixtures.js';
+import { testEnv, type TestEnv } from '../support/harness.js';
 
 let env: TestEnv;
 let app: FastifyInstance;
 let files: { modelJson: Buffer; weights: Buffer };
+const api = client(() => app);
+const upload = api.send;
+const uploadModel = () => api.uploadModel(files);
+const uploadDataset = (n = 64, dim = 8) => api.uploadDataset(n, dim, 'train.npz');
 
 before(async () => {
   env = await testEnv();
@@ -25,10 +30,6 @@ after(async () => {
   await env.cleanup();
 });
 
-const upload = (url: string, parts: Part[], headers: Record<string, string> = {}) => {
-  const body = multipart(parts);
-  return app.inject({ method: 'POST', url, payload: body.payload, headers: { ...body.headers, ...headers } });
-};
 
 function assertProblem(res: { statusCode: number; headers: Record<string, unknown>; json(): any }, status: number, field?: string) {
   assert.equal(res.statusCode, status, JSON.stringify(res.json()));
@@ -38,18 +39,6 @@ function assertProblem(res: { statusCode: number; headers: Record<string, unknow
   assert.equal(p.status, status);
   if (field !== undefined) assert.equal(p.field, field, p.detail);
   return p;
-}
-
-async function uploadModel(): Promise<string> {
-  const res = await upload('/v1/models', modelParts(files));
-  assert.equal(res.statusCode, 201, res.body);
-  return res.json().id;
-}
-
-async function uploadDataset(n = 64, dim = 8): Promise<string> {
-  const res = await upload('/v1/datasets', [{ field: 'file', filename: 'train.npz', content: datasetNpz(n, dim) }]);
-  assert.equal(res.statusCode, 201, res.body);
-  return res.json().id;
 }
 
 const jobBody = (modelId: string, datasetId: string) => ({ modelId, datasetId, pruning: { ratio: 0.5, calibrationSamples: 32 }, fineTune: { epochs: 1 } });

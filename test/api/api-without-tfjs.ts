@@ -4,28 +4,20 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildApp } from '../../src/api/app.js';
-import { datasetNpz, modelParts, multipart, type Part } from './request-fixtures.js';
-import { testEnv } from './harness.js';
+import { client } from '../support/api.js';
+import { testEnv } from '../support/harness.js';
 
 /** `modelDir` holds model.json + weights.bin, written by the parent (that needs tfjs). */
 export async function main(modelDir: string): Promise<void> {
   const env = await testEnv();
   const app = await buildApp({ config: env.config, logger: false });
   try {
-    const upload = (url: string, parts: Part[]) => {
-      const body = multipart(parts);
-      return app.inject({ method: 'POST', url, payload: body.payload, headers: body.headers });
-    };
+    const api = client(() => app);
     const files = { modelJson: await readFile(join(modelDir, 'model.json')), weights: await readFile(join(modelDir, 'weights.bin')) };
-    const model = await upload('/v1/models', modelParts(files));
-    assert.equal(model.statusCode, 201, model.body);
-    const data = await upload('/v1/datasets', [{ field: 'file', filename: 'd.npz', content: datasetNpz(16) }]);
-    assert.equal(data.statusCode, 201, data.body);
-    const job = await app.inject({
-      method: 'POST', url: '/v1/jobs',
-      payload: { modelId: model.json().id, datasetId: data.json().id, pruning: { ratio: 0.5 } },
-    });
-    assert.equal(job.statusCode, 202, job.body);
+    const modelId = await api.uploadModel(files);
+    const datasetId = await api.uploadDataset(16);
+    const job = await api.createJob({ modelId, datasetId, pruning: { ratio: 0.5 } });
+    assert.equal(job.state, 'queued');
     console.log('OK');
   } finally {
     await app.close();

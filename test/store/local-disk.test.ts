@@ -1,4 +1,4 @@
-// The local-disk store (atomic put with sha256, ranged reads, folder delete) and Range parsing.
+// The local-disk store: atomic put with sha256, ranged reads, folder delete.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { test } from 'node:test';
-import { parseRange } from '../../src/api/range.js';
 import { LocalDiskStorage } from '../../src/store/local-disk.js';
 
 test('putFile moves the file in and records size and sha256; reads honour ranges', async () => {
@@ -30,15 +29,4 @@ test('putFile moves the file in and records size and sha256; reads honour ranges
   } finally {
     await rm(root, { recursive: true, force: true });
   }
-});
-
-test('Range headers: single ranges, suffixes, open ends, ignored and unsatisfiable ones', () => {
-  assert.deepEqual(parseRange(undefined, 100), { kind: 'full' });
-  assert.deepEqual(parseRange('bytes=0-9', 100), { kind: 'partial', range: { start: 0, end: 9 } });
-  assert.deepEqual(parseRange('bytes=90-', 100), { kind: 'partial', range: { start: 90, end: 99 } });
-  assert.deepEqual(parseRange('bytes=-10', 100), { kind: 'partial', range: { start: 90, end: 99 } });
-  assert.deepEqual(parseRange('bytes=50-500', 100), { kind: 'partial', range: { start: 50, end: 99 } });
-  assert.deepEqual(parseRange('bytes=0-1,5-6', 100), { kind: 'full' });
-  assert.deepEqual(parseRange('items=0-1', 100), { kind: 'full' });
-  assert.deepEqual(parseRange('bytes=100-', 100), { kind: 'unsatisfiable' });
 });

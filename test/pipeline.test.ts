@@ -6,14 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/engine/backend.js';
-import { encodeNpz } from '../../src/io/npz-write.js';
-import { saveModelFiles } from '../../src/io/model-save.js';
-import { runPipeline } from '../../src/pipeline.js';
-import { fineTuneSchema, pruningSchema } from '../../src/request.js';
-import type { Report } from '../../src/report.js';
-import { mnistDigits } from '../../scripts/lib/mnist.js';
-import { trainMlp } from '../../scripts/lib/train-mlp.js';
+import { initBackend } from '../src/engine/backend.js';
+import { encodeNpz } from '../src/io/npz-write.js';
+import { saveModelFiles } from '../src/io/model-save.js';
+import { runPipeline } from '../src/pipeline.js';
+import { fineTuneSchema, pruningSchema } from '../src/request.js';
+import type { Report } from '../src/report.js';
+import { mnistDigits } from '../scripts/lib/mnist.js';
+import { trainMlp } from '../scripts/lib/train-mlp.js';
 
 describe('MNIST digits, 50% pruning', () => {
   let dir: string;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { test } from 'node:test';
-import { configToEnv, ConfigError, loadConfig } from '../../src/config.js';
+import { configToEnv, ConfigError, loadConfig } from '../src/config.js';
 
 test('defaults', () => {
   const c = loadConfig({});

@@ -12,8 +12,9 @@ import type { FastifyInstance } from 'fastify';
 import { zipSync } from 'fflate';
 import { buildApp } from '../../src/api/app.js';
 import { npyBytes } from '../io/npy-fixtures.js';
-import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from './fixtures.js';
-import { freePort, testEnv, waitFor, type TestEnv } from './harness.js';
+import { client } from '../support/api.js';
+import { datasetNpz, modelParts, writeTinyModel, type Part } from '../support/fixtures.js';
+import { freePort, testEnv, waitFor, type TestEnv } from '../support/harness.js';
 
 const SERVICE = fileURLToPath(new URL('../../src/service.js', import.meta.url));
 const MiB = 1024 * 1024;
@@ -35,10 +36,7 @@ after(async () => {
   await env?.cleanup();
 });
 
-const upload = (url: string, parts: Part[]) => {
-  const body = multipart(parts);
-  return app.inject({ method: 'POST', url, payload: body.payload, headers: body.headers });
-};
+const upload = client(() => app).send;
 const uploadModelJson = (json: unknown, extra: Part[] = []) =>
   upload('/v1/models', [{ field: 'files', filename: 'model.json', content: typeof json === 'string' ? json : JSON.stringify(json) }, ...extra]);
 

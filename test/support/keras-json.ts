@@ -4,7 +4,7 @@
 // tensors of a MultiHeadAttention call, and weights named "<layer>/<sublayer>/<weight>".
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { converterFiles } from '../fixtures/converter-layout.js';
+import { converterFiles } from './converter-layout.js';
 
 const init = (className: string, config: Record<string, unknown> = {}) => ({ module: 'keras.initializers', class_name: className, config, registered_name: null });
 const GLOROT = init('GlorotUniform', { seed: null });

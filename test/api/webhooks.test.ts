@@ -11,9 +11,10 @@ import { pino } from 'pino';
 import { buildApp } from '../../src/api/app.js';
 import { startWebhookWorker } from '../../src/webhooks/queue.js';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, verifySignature } from '../../src/webhooks/signature.js';
-import { startReceiver, type Receiver } from '../webhooks/receiver.js';
-import { datasetNpz, modelParts, multipart, writeTinyModel } from './fixtures.js';
-import { testEnv, waitFor, type TestEnv } from './harness.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
+import { client } from '../support/api.js';
+import { writeTinyModel } from '../support/fixtures.js';
+import { testEnv, waitFor, type TestEnv } from '../support/harness.js';
 
 const ADMIN = 'webhook-admin';
 let env: TestEnv;
@@ -46,16 +47,8 @@ async function tenantKey(tenant: string): Promise<string> {
 }
 
 async function modelAndData(key: string) {
-  const up = async (url: string, parts: Parameters<typeof multipart>[0]) => {
-    const body = multipart(parts);
-    const res = await app.inject({ method: 'POST', url, payload: body.payload, headers: { ...body.headers, ...bearer(key) } });
-    assert.equal(res.statusCode, 201, res.body);
-    return res.json().id as string;
-  };
-  return {
-    modelId: await up('/v1/models', modelParts(files)),
-    datasetId: await up('/v1/datasets', [{ field: 'file', filename: 'd.npz', content: datasetNpz(16) }]),
-  };
+  const api = client(() => app, bearer(key));
+  return { modelId: await api.uploadModel(files), datasetId: await api.uploadDataset(16) };
 }
 
 describe('webhooks through the API', () => {

@@ -10,7 +10,7 @@ import { buildApp } from '../../src/api/app.js';
 import { generatedOpenapi } from '../../src/api/openapi-document.js';
 import { openapiPath } from '../../src/api/paths.js';
 import { pruningSchema } from '../../src/request.js';
-import { testEnv, type TestEnv } from './harness.js';
+import { testEnv, type TestEnv } from '../support/harness.js';
 
 let env: TestEnv;
 before(async () => {

@@ -12,8 +12,9 @@ import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { OUTPUT_FILES as ARTIFACT_NAMES } from '../../src/request.js';
-import { datasetNpz, modelParts, multipart, writeTinyModel, type Part } from './fixtures.js';
-import { testEnv, type TestEnv } from './harness.js';
+import { client } from '../support/api.js';
+import { datasetNpz, modelParts, writeTinyModel, type Part } from '../support/fixtures.js';
+import { testEnv, type TestEnv } from '../support/harness.js';
 
 const ADMIN = 'bootstrap-admin-key';
 let env: TestEnv;
@@ -47,10 +48,8 @@ async function createKey(tenant: string, scopes: string[]): Promise<{ id: string
   return res.json();
 }
 
-const upload = (url: string, parts: Part[], key: string) => {
-  const body = multipart(parts);
-  return app.inject({ method: 'POST', url, payload: body.payload, headers: { ...body.headers, ...bearer(key) } });
-};
+const api = client(() => app);
+const upload = (url: string, parts: Part[], key: string) => api.send(url, parts, bearer(key));
 
 const jobBody = (modelId: string, datasetId: string) => ({ modelId, datasetId, pruning: { ratio: 0.5, calibrationSamples: 32 }, fineTune: { epochs: 1 } });
 
