@@ -15,16 +15,24 @@ export { ConfigError } from './settings.js';
 const { LOPPER_BACKEND, ...ENGINE_TUNING } = ENGINE_SETTINGS;
 
 const positive = (fallback: number) => z.coerce.number().int().positive().default(fallback);
-const flag = (fallback: 'true' | 'false') => z.enum(['true', 'false']).default(fallback).transform((v) => v === 'true');
+const flag = (fallback: 'true' | 'false') =>
+  z
+    .enum(['true', 'false'])
+    .default(fallback)
+    .transform((v) => v === 'true');
 
 /** A comma-separated list of CIDR ranges or single addresses; each bad entry is named. */
 const cidrList = z
   .string()
   .default('')
   .transform((text, ctx) => {
-    const entries = text.split(',').map((e) => e.trim()).filter(Boolean);
+    const entries = text
+      .split(',')
+      .map((e) => e.trim())
+      .filter(Boolean);
     for (const entry of entries) {
-      if (!parseCidr(entry)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${JSON.stringify(entry)} is not a CIDR range or IP address` });
+      if (!parseCidr(entry))
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${JSON.stringify(entry)} is not a CIDR range or IP address` });
     }
     return entries;
   });
@@ -34,20 +42,30 @@ export const SETTINGS = {
   HOST: setting('host', z.string().min(1).default('0.0.0.0'), 'service', 'API listen address'),
   REDIS_URL: setting(
     'redisUrl',
-    z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+    z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .default('redis://127.0.0.1:6379'),
     'service',
     "Redis for the queue and Lopper's records. `npm start` spawns `redis-server` (append-only persistence under `DATA_DIR/redis`) when nothing answers on a local address, and stops it on exit",
   ),
   // Absolute once loaded: workers and the API may run with different working directories.
   DATA_DIR: setting(
     'dataDir',
-    z.string().min(1).default('./data').transform((d) => resolve(d)),
+    z
+      .string()
+      .min(1)
+      .default('./data')
+      .transform((d) => resolve(d)),
     'service',
     'Artifact store (models/, datasets/, jobs/) and scratch space (tmp/). The API and all workers must share it (one volume, NFS, …)',
   ),
   LOPPER_PREFIX: setting(
     'prefix',
-    z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "-" and "." only').default('lopper'),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "-" and "." only')
+      .default('lopper'),
     'service',
     "Prefix of every Redis key, Lopper's records and BullMQ's",
   ),
@@ -64,7 +82,12 @@ export const SETTINGS = {
     'service',
     'Attempts that may break on our side (crash, OOM, dead worker) before the job fails; bad input is never retried, a hand-back on shutdown does not count',
   ),
-  JOB_BACKOFF_MS: setting('jobBackoffMs', z.coerce.number().int().min(0).default(5_000), 'service', 'Wait before retry n is this × 2^(n−1)'),
+  JOB_BACKOFF_MS: setting(
+    'jobBackoffMs',
+    z.coerce.number().int().min(0).default(5_000),
+    'service',
+    'Wait before retry n is this × 2^(n−1)',
+  ),
   JOB_TIMEOUT_MS: setting('jobTimeoutMs', positive(24 * 3600_000), 'service', 'An attempt running longer is killed and the job fails'),
   WORKER_STALL_MS: setting(
     'workerStallMs',
@@ -93,7 +116,12 @@ export const SETTINGS = {
     'Bootstrap admin key (tenant `default`); see [Access control](#access-control-tenants-keys-quotas-rate-limits)',
   ),
   AUTH_REQUIRED: setting('authRequired', flag('false'), 'service', '`true`: a key is needed even before any key exists (no open mode)'),
-  DOCS_PUBLIC: setting('docsPublic', flag('true'), 'service', '`false` puts `/docs` and `/openapi.yaml` behind a key with the `read` scope'),
+  DOCS_PUBLIC: setting(
+    'docsPublic',
+    flag('true'),
+    'service',
+    '`false` puts `/docs` and `/openapi.yaml` behind a key with the `read` scope',
+  ),
   // Default quotas per tenant (an admin may override them per tenant).
   QUOTA_STORED_BYTES: setting('quotaStoredBytes', positive(100 * 1024 ** 3), 'access', 'default bytes of models + datasets per tenant'),
   QUOTA_MODELS: setting('quotaModels', positive(1000), 'access', 'default models per tenant'),
@@ -110,7 +138,12 @@ export const SETTINGS = {
     'webhooks',
     'comma-separated ranges or addresses allowed although special-purpose, e.g. `10.0.0.0/8,127.0.0.1`',
   ),
-  WEBHOOK_ATTEMPTS: setting('webhookAttempts', z.coerce.number().int().min(1).max(50).default(8), 'webhooks', 'tries per delivery, the first included'),
+  WEBHOOK_ATTEMPTS: setting(
+    'webhookAttempts',
+    z.coerce.number().int().min(1).max(50).default(8),
+    'webhooks',
+    'tries per delivery, the first included',
+  ),
   WEBHOOK_BACKOFF_MS: setting('webhookBackoffMs', positive(2_000), 'webhooks', 'wait before retry n is this × 2^(n−1)'),
   WEBHOOK_TIMEOUT_MS: setting('webhookTimeoutMs', positive(10_000), 'webhooks', 'whole exchange of one POST'),
   WEBHOOK_CONCURRENCY: setting(
@@ -154,7 +187,12 @@ export const SETTINGS = {
   MAX_CALIBRATION_SAMPLES: setting('maxCalibrationSamples', positive(1_000_000), 'limits', '`pruning.calibrationSamples`'),
   // A request body that brings fewer than UPLOAD_MIN_BYTES_PER_SEC over any UPLOAD_IDLE_TIMEOUT_MS
   // window (no bytes at all included) is cut off with 408.
-  UPLOAD_IDLE_TIMEOUT_MS: setting('uploadIdleTimeoutMs', positive(30_000), 'limits', "the window over which a request body's rate is judged"),
+  UPLOAD_IDLE_TIMEOUT_MS: setting(
+    'uploadIdleTimeoutMs',
+    positive(30_000),
+    'limits',
+    "the window over which a request body's rate is judged",
+  ),
   UPLOAD_MIN_BYTES_PER_SEC: setting(
     'uploadMinBytesPerSec',
     z.coerce.number().int().min(0).default(1024),
@@ -162,7 +200,12 @@ export const SETTINGS = {
     'slower bodies (an idle one included) are cut off with 408',
   ),
   // DATA_DIR/tmp entries no live request or job owns are removed once idle this long.
-  TMP_GRACE_MS: setting('tmpGraceMs', positive(15 * 60_000), 'limits', 'how long an unowned `DATA_DIR/tmp` entry must be idle before it is swept'),
+  TMP_GRACE_MS: setting(
+    'tmpGraceMs',
+    positive(15 * 60_000),
+    'limits',
+    'how long an unowned `DATA_DIR/tmp` entry must be idle before it is swept',
+  ),
   TMP_SWEEP_INTERVAL_MS: setting('tmpSweepIntervalMs', positive(5 * 60_000), 'limits', 'how often the sweep runs'),
   // Read by the engine itself (src/engine/settings.ts); declared here too so that a bad value stops
   // the service at start, not the first job.

@@ -1,7 +1,8 @@
 // The README's configuration tables, rendered from the settings' declaration (src/config.ts), so
 // the README cannot drift from the code: `npm run docs:config` rewrites them, and
 // test/service/config.test.ts fails while the README differs from what this renders.
-// Each table sits between `<!-- config:NAME -->` and `<!-- /config:NAME -->`.
+// Each table sits between `<!-- config:NAME -->` and `<!-- /config:NAME -->`, inside
+// `<!-- prettier-ignore-start/end -->` so that formatting the README leaves them as rendered.
 import { fileURLToPath } from 'node:url';
 import { SETTINGS } from '../../src/config.js';
 import { defaultText, type DocTable } from '../../src/settings.js';
@@ -10,7 +11,13 @@ import { defaultText, type DocTable } from '../../src/settings.js';
 export const README = fileURLToPath(new URL('../../../README.md', import.meta.url));
 
 /** The third column's heading: the limits table says what each variable bounds. */
-const LAST_COLUMN: Record<DocTable, string> = { service: 'Meaning', access: 'Meaning', webhooks: 'Meaning', limits: 'Limit', gpu: 'Meaning' };
+const LAST_COLUMN: Record<DocTable, string> = {
+  service: 'Meaning',
+  access: 'Meaning',
+  webhooks: 'Meaning',
+  limits: 'Limit',
+  gpu: 'Meaning',
+};
 
 export function renderTable(table: DocTable): string {
   const rows = Object.entries(SETTINGS)

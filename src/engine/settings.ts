@@ -22,7 +22,10 @@ export const ENGINE_SETTINGS = {
   ),
   LOPPER_WEBGPU_CPU_FORWARD: setting(
     'webgpuCpuForward',
-    z.enum(['0', '1']).default('0').transform((v) => v === '1'),
+    z
+      .enum(['0', '1'])
+      .default('0')
+      .transform((v) => v === '1'),
     'gpu',
     "`1` turns tfjs-webgpu's CPU forwarding back on (ops on small host-side inputs run in JavaScript; off is faster, see docs/performance.md)",
     (on) => (on ? '1' : '0'),
@@ -34,7 +37,7 @@ export const ENGINE_SETTINGS = {
       .default('')
       .transform((text) => text.split(',').filter(Boolean)),
     'gpu',
-    'comma-separated Dawn toggles passed to `webgpu`\'s `create()`',
+    "comma-separated Dawn toggles passed to `webgpu`'s `create()`",
   ),
 } as const;
 

@@ -19,7 +19,8 @@ export interface NpyBytesInput {
 /** .npy format versions: 1 (header ≤ 64 KiB, latin-1), 2 (4-byte header length), 3 (UTF-8 header). */
 export type NpyVersion = 1 | 2 | 3;
 
-const DESCR = new Map<Function, string>([
+// Keyed by the typed array's constructor (data.constructor).
+const DESCR = new Map<object, string>([
   [Float32Array, '<f4'],
   [Float64Array, '<f8'],
   [Int32Array, '<i4'],

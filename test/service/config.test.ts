@@ -86,5 +86,8 @@ test("README's configuration tables are the ones rendered from the declaration (
   const readme = await readFile(README, 'utf8');
   for (const table of ['service', 'access', 'webhooks', 'limits', 'gpu'] as const) assert.ok(readme.includes(renderTable(table)), table);
   assert.equal(renderReadme(readme), readme);
+  for (const table of ['service', 'access', 'webhooks', 'limits', 'gpu']) {
+    assert.match(readme, new RegExp(`<!-- prettier-ignore-start -->\n<!-- config:${table} -->[^]*?<!-- /config:${table} -->\n<!-- prettier-ignore-end -->`), `${table} is kept from prettier`);
+  }
   for (const name of Object.keys(SETTINGS)) assert.ok(readme.includes(`| \`${name}\` |`), name);
 });
