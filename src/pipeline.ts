@@ -26,6 +26,7 @@ import { collectStatistics, lowVarianceShare } from './vbp/statistics.js';
 import { pruneModel } from './vbp/surgery.js';
 import { checkTrainable } from './vbp/trainable.js';
 import { buildReport, buildStatistics, type Report } from './report.js';
+import { ConfigError } from './settings.js';
 
 export interface PipelineInput {
   /** model.json, a folder holding it, or a .zip of model.json and its weight shards. */
@@ -106,7 +107,8 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
 
   report('loading', 0);
   const engine = await initBackend(input.backend).catch((e: Error) => {
-    throw input.backend ? new InputError('backend', e.message) : e; // a named backend that is missing is the caller's choice
+    // A named backend that is missing is the caller's choice; a bad engine variable is not.
+    throw input.backend && !(e instanceof ConfigError) ? new InputError('backend', e.message) : e;
   });
   const output = await prepareOutput(input.outDir);
   const disposables: tf.LayersModel[] = [];

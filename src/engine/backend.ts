@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../request.js';
 import { registerTileGradient } from './gradients/tile.js';
+import { type EngineSettings, loadEngineSettings } from './settings.js';
 
 export interface BackendInfo {
   backend: string;
@@ -38,7 +39,7 @@ function vulkanLoaderPresent(): boolean {
   }
 }
 
-async function tryWebgpu(): Promise<BackendInfo | null> {
+async function tryWebgpu(settings: EngineSettings): Promise<BackendInfo | null> {
   // Dawn for Node (npm "webgpu"): its `globals` are the WebGPU classes and constants (GPUBufferUsage…)
   // and create([]) the navigator.gpu object. tfjs-backend-webgpu checks navigator.gpu when it is
   // imported, so both must be in place first. Vulkan (libvulkan1 + NVIDIA's ICD with glvnd) must
@@ -56,8 +57,7 @@ async function tryWebgpu(): Promise<BackendInfo | null> {
   }
   try {
     Object.assign(globalThis, dawn.globals);
-    const options = (process.env.LOPPER_DAWN_OPTIONS ?? '').split(',').filter(Boolean);
-    const gpu = dawn.create(options);
+    const gpu = dawn.create(settings.dawnOptions);
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) {
       failures.set('webgpu', 'no WebGPU adapter (is the Vulkan loader installed, with a GPU driver ICD?)');
@@ -76,12 +76,12 @@ async function tryWebgpu(): Promise<BackendInfo | null> {
     // submitting every 1000 was the best of 15/100/1000/5000 measured (bench/dispatch.ts and
     // fine-tuning on an H100/H200: an MLP AdamW step at batch 512 83.6 → 60.8 ms; fine-tuning
     // +5-10%; 5000 was ~40% slower). Reads (data()) still submit whatever is pending.
-    tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', Number(process.env.LOPPER_WEBGPU_SUBMIT_BATCH ?? 1000));
+    tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', settings.webgpuSubmitBatch);
     // With CPU forwarding on (tfjs-webgpu's default), ops whose inputs are small and still on the
     // host run on the CPU: LayerNormalization's tile of gamma/beta to [batch, tokens, dim] was then
     // computed in JavaScript on every inference call. Off, on an H200: tiny-ViT evaluation 710 →
     // 23.5k samples/s, ViT training at batch 256 594 → 1,034, MLP training at batch 512 16.4k → 18.4k.
-    tf.env().set('WEBGPU_CPU_FORWARD', process.env.LOPPER_WEBGPU_CPU_FORWARD === '1');
+    tf.env().set('WEBGPU_CPU_FORWARD', settings.webgpuCpuForward);
     const info = adapter.info ?? (await adapter.requestAdapterInfo?.()) ?? {};
     const device = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'gpu';
     return { backend: 'webgpu', device: `${device} (Dawn WebGPU)` };
@@ -126,7 +126,7 @@ async function tryCpu(): Promise<BackendInfo | null> {
   return { backend: 'cpu', device: `${process.arch} CPU (plain JS)` };
 }
 
-const candidates: Record<Exclude<BackendName, 'auto'>, () => Promise<BackendInfo | null>> = {
+const candidates: Record<Exclude<BackendName, 'auto'>, (settings: EngineSettings) => Promise<BackendInfo | null>> = {
   webgpu: tryWebgpu,
   tensorflow: tryTensorflow,
   wasm: tryWasm,
@@ -136,8 +136,12 @@ const candidates: Record<Exclude<BackendName, 'auto'>, () => Promise<BackendInfo
 /**
  * Initialise the requested backend once per process. `auto` (the default, or LOPPER_BACKEND)
  * takes the first that works; an explicit name fails loudly when that backend is unavailable.
+ * The engine's environment variables are validated first, whichever backend is asked for: a bad
+ * one is a ConfigError naming it, never a silent fallback.
  */
-export async function initBackend(requested: BackendName = (process.env.LOPPER_BACKEND as BackendName) || 'auto'): Promise<BackendInfo> {
+export async function initBackend(requested?: BackendName): Promise<BackendInfo> {
+  const settings = loadEngineSettings();
+  requested ??= settings.backend;
   if (current && (requested === 'auto' || requested === current.backend)) return current;
   if (!(requested in candidates) && requested !== 'auto') throw new Error(`unknown backend "${requested}"`);
   // tfjs-core's Tile gradient issues one slice+add per repetition; ours is one reduction. It is
@@ -145,7 +149,7 @@ export async function initBackend(requested: BackendName = (process.env.LOPPER_B
   registerTileGradient();
   const order: Exclude<BackendName, 'auto'>[] = requested === 'auto' ? ['webgpu', 'tensorflow', 'wasm'] : [requested];
   for (const name of order) {
-    const info = await candidates[name]();
+    const info = await candidates[name](settings);
     if (info) {
       current = info;
       const skipped = order.slice(0, order.indexOf(name)).map((n) => `${n}: ${failures.get(n) ?? 'unavailable'}`);

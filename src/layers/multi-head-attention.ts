@@ -33,6 +33,7 @@ export interface MultiHeadAttentionArgs {
   attentionAxes?: number | number[] | null;
   kernelInitializer?: unknown;
   biasInitializer?: unknown;
+  /** Refused unless null (see UNSUPPORTED): Keras writes all five, null by default. */
   kernelRegularizer?: unknown;
   biasRegularizer?: unknown;
   activityRegularizer?: unknown;
@@ -43,6 +44,16 @@ export interface MultiHeadAttentionArgs {
   dtype?: unknown;
   [key: string]: unknown;
 }
+
+// This layer applies no regularizer or constraint. Loading a config that sets one would train it
+// without (and a save would pass on a promise it never kept), so such a config is refused by name.
+const UNSUPPORTED = {
+  kernelRegularizer: 'kernel_regularizer',
+  biasRegularizer: 'bias_regularizer',
+  activityRegularizer: 'activity_regularizer',
+  kernelConstraint: 'kernel_constraint',
+  biasConstraint: 'bias_constraint',
+} as const;
 
 type Shape = (number | null)[];
 type Initializer = ReturnType<typeof toInitializer>;
@@ -83,7 +94,6 @@ export class MultiHeadAttention extends tf.layers.Layer {
   private readonly attentionAxes: number[] | null;
   private readonly kernelInitializer: Initializer;
   private readonly biasInitializer: Initializer;
-  private readonly raw: Record<string, unknown>;
   /** Set from a call's use_causal_mask kwarg (kept in the call's saved kwargs too). */
   private causal = false;
   private weightsOf: Record<string, tf.LayerVariable> = {};
@@ -101,13 +111,11 @@ export class MultiHeadAttention extends tf.layers.Layer {
     this.attentionAxes = args.attentionAxes == null ? null : Array.isArray(args.attentionAxes) ? args.attentionAxes.slice() : [args.attentionAxes];
     this.kernelInitializer = toInitializer(args.kernelInitializer, 'glorotUniform');
     this.biasInitializer = toInitializer(args.biasInitializer, 'zeros');
-    this.raw = {
-      kernelRegularizer: args.kernelRegularizer ?? null,
-      biasRegularizer: args.biasRegularizer ?? null,
-      activityRegularizer: args.activityRegularizer ?? null,
-      kernelConstraint: args.kernelConstraint ?? null,
-      biasConstraint: args.biasConstraint ?? null,
-    };
+    for (const [key, keras] of Object.entries(UNSUPPORTED)) {
+      if (args[key] != null) {
+        throw new Error(`MultiHeadAttention ${this.name}: ${keras} ${JSON.stringify(args[key])} is not supported (this layer applies no regularizers or constraints)`);
+      }
+    }
   }
 
   /** Resolves Keras-style kwargs inputs (value, key) into positional inputs; see the file comment. */
@@ -246,7 +254,6 @@ export class MultiHeadAttention extends tf.layers.Layer {
       attentionAxes: this.attentionAxes,
       kernelInitializer: serializeInitializer(this.kernelInitializer),
       biasInitializer: serializeInitializer(this.biasInitializer),
-      ...(this.raw as tf.serialization.ConfigDict),
     };
   }
 }

@@ -38,16 +38,6 @@ export class LocalDiskStorage implements Storage {
     return { key, bytes: size, sha256 };
   }
 
-  async stat(key: string): Promise<{ bytes: number } | null> {
-    try {
-      const s = await stat(this.path(key));
-      return s.isFile() ? { bytes: s.size } : null;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-  }
-
   async read(key: string, range?: ByteRange): Promise<Readable> {
     const stream = createReadStream(this.path(key), range ? { start: range.start, end: range.end } : {});
     // Surface ENOENT as a rejection here rather than as a stream error mid-response.

@@ -23,8 +23,6 @@ export interface Storage {
    * readers see the old object or the complete new one, never a partial file. `sha256`, when the
    * caller computed it while writing the file, saves reading it again. */
   putFile(key: string, localPath: string, sha256?: string): Promise<StoredObject>;
-  /** Size of the object, or null when there is none. */
-  stat(key: string): Promise<{ bytes: number } | null>;
   /** Streams the object (or one byte range of it). Rejects when the object does not exist. */
   read(key: string, range?: ByteRange): Promise<Readable>;
   /** A local file path holding the object, for code that needs a path (the pipeline). */

@@ -3,7 +3,8 @@
 // GELU MLP blocks with residual Adds, a LayerNorm'd head): it loads through src/io, its attention
 // equals a plain float64 computation, its MLP blocks are found and pruned exactly, the result reloads
 // with plain tfjs and fine-tunes. Plus Lopper's MultiHeadAttention on its own (cross-attention,
-// value_dim ≠ key_dim, output_shape, 4-D query, causal mask) and unknown classes at inspection.
+// value_dim ≠ key_dim, output_shape, 4-D query, causal mask, the settings it refuses) and unknown
+// classes at inspection.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -282,6 +283,23 @@ describe('MultiHeadAttention layer', () => {
     const x = tf.input({ shape: [3, 2, 4] });
     assert.throws(() => new MultiHeadAttention({ numHeads: 1, keyDim: 2, attentionAxes: [2] }).apply(x), /attention_axes \[2\] not supported/);
     assert.throws(() => new MultiHeadAttention({ numHeads: 1, keyDim: 2 }).apply(x, { value: x, attentionMask: x }), /attention_mask is not supported/);
+  });
+
+  it('regularizers and constraints, which it does not apply, are refused at load naming the layer, and never saved', async () => {
+    const l2 = { className: 'L1L2', config: { l1: 0, l2: 0.01 } };
+    for (const [key, keras] of [['kernelRegularizer', 'kernel_regularizer'], ['biasRegularizer', 'bias_regularizer'], ['activityRegularizer', 'activity_regularizer'],
+      ['kernelConstraint', 'kernel_constraint'], ['biasConstraint', 'bias_constraint']]) {
+      assert.throws(() => new MultiHeadAttention({ numHeads: 1, keyDim: 2, name: 'mha', [key]: l2 }), new RegExp(`MultiHeadAttention mha: ${keras} .*L1L2.* is not supported`), key);
+    }
+    // Keras writes all five, null: that loads, and the saved config leaves them out.
+    const plain = new MultiHeadAttention({ numHeads: 1, keyDim: 2, kernelRegularizer: null, biasConstraint: null });
+    assert.deepEqual(Object.keys(plain.getConfig()).filter((k) => /Regularizer|Constraint/.test(k)), []);
+    const k = new KerasModelJson();
+    const x = k.input('input_1', [4, 6]);
+    k.mha('attn', x, { heads: 2, keyDim: 3, dim: 6, tokens: 4 });
+    k.layers.find((l) => l.name === 'attn').config.kernel_regularizer = { class_name: 'L1L2', config: { l1: 0, l2: 0.01 } };
+    await assert.rejects(loadModelFromArtifacts(artifactsFromFiles(k.files('attn'))), (e: unknown) =>
+      e instanceof InputError && e.field === 'model.json' && /MultiHeadAttention attn: kernel_regularizer .* is not supported/.test(e.message));
   });
 });
 

@@ -214,7 +214,7 @@ class Prober {
       const fired = performance.now();
       const waitAtFire = runqueueWaitMs();
       const during = this.inFlight();
-      let ok = false;
+      let ok: boolean;
       try {
         const res = await this.app.inject({ method: 'GET', url: '/healthz' });
         ok = res.statusCode === 200;
@@ -511,7 +511,12 @@ async function descendantsRssMb(): Promise<{ mb: number; processes: number }> {
   }
   const mine: number[] = [];
   const walkTree = (p: number) => {
-    for (const [c, pp] of parent) if (pp === p) mine.push(c), walkTree(c);
+    for (const [c, pp] of parent) {
+      if (pp === p) {
+        mine.push(c);
+        walkTree(c);
+      }
+    }
   };
   walkTree(process.pid);
   let kb = 0;
@@ -746,7 +751,7 @@ async function runClass<B>(spec: ClassSpec<B>): Promise<ClassResult> {
           try {
             c = { id: `${spec.name}#${i}`, ...spec.generate(Rng.forCase(settings.seed, spec.name, i), i, base, ctx) };
           } catch (e) {
-            throw new Error(`the generator of ${spec.name}#${i} failed: ${(e as Error).stack}`);
+            throw new Error(`the generator of ${spec.name}#${i} failed: ${(e as Error).stack}`, { cause: e });
           }
           if (excluded(c.tags)) result.skipped++;
           else chunk.push(c);

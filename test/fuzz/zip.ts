@@ -1,9 +1,10 @@
 // A zip writer that lies on request: every size, CRC, name, method and offset of the local headers,
 // the central directory and its end record can be overridden, members can share one local entry
-// (overlapping "better zip bombs"), and the deflate streams are node:zlib's raw deflate. Also a
-// .npy writer with the same freedom over the header. Everything is built from code; nothing binary
+// (overlapping "better zip bombs"), and the deflate streams are node:zlib's raw deflate. Also .npy
+// files with the same freedom over the header. Everything is built from code; nothing binary
 // is committed.
 import { deflateRawSync } from 'node:zlib';
+import { frameNpy, npyHeader, type NpyVersion } from '../../src/io/npz-write.js';
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -183,10 +184,10 @@ export function centralDirectoryOffset(bytes: Uint8Array): number {
 
 export interface NpyOptions {
   descr: string;
-  shape: (number | string)[];
+  shape: number[];
   data: Uint8Array;
   fortran?: boolean;
-  version?: 1 | 2 | 3;
+  version?: NpyVersion;
   /** The header dict text instead of the generated one (padding still added). */
   header?: string;
   /** Extra spaces of padding (long but valid headers). */
@@ -196,24 +197,18 @@ export interface NpyOptions {
   magic?: Uint8Array;
 }
 
+/**
+ * Lopper's own writer (src/io/npz-write.ts) frames the file; what numpy never writes (a header
+ * text of the caller's, extra padding, a lying length field, a wrong magic) is patched in here.
+ */
 export function npy(o: NpyOptions): Uint8Array {
-  const shape = o.shape.length === 1 ? `(${o.shape[0]},)` : `(${o.shape.join(', ')})`;
-  let header = o.header ?? `{'descr': '${o.descr}', 'fortran_order': ${o.fortran ? 'True' : 'False'}, 'shape': ${shape}, }`;
+  const header = (o.header ?? npyHeader(o.descr, o.shape, o.fortran)) + ' '.repeat(o.pad ?? 0);
   const version = o.version ?? 1;
-  const pre = version === 1 ? 10 : 12;
-  header += ' '.repeat(o.pad ?? 0);
-  const total = pre + header.length + 1;
-  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
-  const hbytes = version === 3 ? new TextEncoder().encode(header) : Uint8Array.from(header, (ch) => ch.charCodeAt(0) & 0xff);
-  const out = new Uint8Array(pre + hbytes.length + o.data.length);
-  out.set(o.magic ?? [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]);
-  out[6] = version;
-  out[7] = 0;
+  const out = frameNpy(header, o.data, version);
+  if (o.magic) out.set(o.magic.subarray(0, 6));
   const v = new DataView(out.buffer);
-  if (version === 1) v.setUint16(8, (o.headerLen ?? hbytes.length) & 0xffff, true);
-  else v.setUint32(8, (o.headerLen ?? hbytes.length) >>> 0, true);
-  out.set(hbytes, pre);
-  out.set(o.data, pre + hbytes.length);
+  if (o.headerLen !== undefined && version === 1) v.setUint16(8, o.headerLen & 0xffff, true);
+  else if (o.headerLen !== undefined) v.setUint32(8, o.headerLen >>> 0, true);
   return out;
 }
 

@@ -1,30 +1,33 @@
-// Builds .npy / .npz bytes in the tests themselves, so the npz reader is tested without numpy.
+// Builds .npy / .npz bytes in the tests themselves, so the npz reader is tested without numpy. The
+// .npy files come from Lopper's writer (src/io/npz-write.ts); only what it never writes, because
+// numpy never does (headers without the alignment padding, structured dtypes), is framed here.
 import { Zip, ZipDeflate, ZipPassThrough, zipSync } from 'fflate';
+import { encodeNpyBytes, frameNpy, type NpyVersion } from '../../src/io/npz-write.js';
 
 export interface NpyOptions {
-  version?: 1 | 2 | 3;
+  version?: NpyVersion;
   fortran?: boolean;
-  /** false: skip numpy's 64-byte alignment padding (still valid .npy, data then unaligned). */
+  /** false: skip numpy's 64-byte alignment padding (still readable .npy, data then unaligned). */
   pad?: boolean;
 }
 
 /** A .npy file from a dtype descr, a shape and the raw data bytes (already in file order). */
 export function npyBytes(descr: string, shape: number[], data: Uint8Array, opts: NpyOptions = {}): Uint8Array {
-  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   // A descr starting with "[" is a structured dtype, written as a Python list rather than a string.
-  const d = descr.startsWith('[') ? descr : `'${descr}'`;
-  return npyWithHeader(`{'descr': ${d}, 'fortran_order': ${opts.fortran ? 'True' : 'False'}, 'shape': ${shapeText}, }`, data, opts);
+  if (descr.startsWith('[') || opts.pad === false) {
+    const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+    return npyWithHeader(`{'descr': ${descr.startsWith('[') ? descr : `'${descr}'`}, 'fortran_order': ${opts.fortran ? 'True' : 'False'}, 'shape': ${shapeText}, }`, data, opts);
+  }
+  return encodeNpyBytes({ descr, shape, data, fortranOrder: opts.fortran }, opts.version);
 }
 
 /** A .npy file with the header dict text given as is (numpy's padding added unless opts.pad is false). */
 export function npyWithHeader(header: string, data: Uint8Array, opts: NpyOptions = {}): Uint8Array {
   const version = opts.version ?? 1;
-  // numpy pads with spaces so the data starts at a multiple of 64, and ends the header with \n.
+  if (opts.pad !== false) return frameNpy(header, data, version);
+  // Unpadded: the header ends with its '\n' wherever the dict ends, so the data is not aligned.
+  const h = new TextEncoder().encode(`${header}\n`);
   const prefix = version === 1 ? 10 : 12;
-  const headerBytes = () => new TextEncoder().encode(header).length;
-  while (opts.pad !== false && (prefix + headerBytes() + 1) % 64 !== 0) header += ' ';
-  header += '\n';
-  const h = new TextEncoder().encode(header);
   const out = new Uint8Array(prefix + h.length + data.length);
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, version, 0]);
   const view = new DataView(out.buffer);

@@ -42,7 +42,7 @@ export async function startRedis(): Promise<TestRedis> {
       await client.ping();
       break;
     } catch (err) {
-      if (i > 100 || child.exitCode !== null) throw new Error(`redis-server did not start: ${(err as Error).message}`);
+      if (i > 100 || child.exitCode !== null) throw new Error(`redis-server did not start: ${(err as Error).message}`, { cause: err });
       client.disconnect();
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -1,20 +1,7 @@
-// Request fixtures that need no TensorFlow.js: .npz datasets written byte by byte (.npy v1 members
-// in a zip) and multipart bodies for app.inject.
+// Request fixtures that need no TensorFlow.js: .npz datasets (src/io/npz-write.ts needs none
+// either) and multipart bodies for app.inject.
 import { writeFile } from 'node:fs/promises';
-import { zipSync } from 'fflate';
-
-function npy(descr: string, shape: number[], data: ArrayBufferView): Uint8Array {
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  // Header padded with spaces and a newline so data starts at a multiple of 64 bytes.
-  const pad = 64 - ((10 + header.length + 1) % 64);
-  header = header + ' '.repeat(pad % 64) + '\n';
-  const out = new Uint8Array(10 + header.length + data.byteLength);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
-  new DataView(out.buffer).setUint16(8, header.length, true);
-  out.set(new TextEncoder().encode(header), 10);
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 10 + header.length);
-  return out;
-}
+import { encodeNpz } from '../../src/io/npz-write.js';
 
 /** A labelled dataset of n samples of `dim` features and `classes` classes (seeded, learnable). */
 export function datasetNpz(n: number, dim = 8, classes = 3, seed = 7): Uint8Array {
@@ -26,7 +13,7 @@ export function datasetNpz(n: number, dim = 8, classes = 3, seed = 7): Uint8Arra
     y[i] = i % classes;
     for (let j = 0; j < dim; j++) x[i * dim + j] = rand() * 2 - 1 + (j % classes === y[i] ? 1 : 0);
   }
-  return zipSync({ 'x.npy': npy('<f4', [n, dim], x), 'y.npy': npy('<i4', [n], y) });
+  return encodeNpz({ x: { data: x, shape: [n, dim] }, y: { data: y, shape: [n] } }, true);
 }
 
 export async function writeDataset(path: string, n: number, dim = 8, classes = 3): Promise<Uint8Array> {
