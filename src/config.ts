@@ -3,6 +3,7 @@
 // the parent's settings (configToEnv is the inverse used when a parent hands its config down).
 // Each variable is declared once, in SETTINGS (see src/settings.ts): its name, its Config key, its
 // schema and its line in the README (`npm run docs:config` rewrites the tables from here).
+import { DEFAULT_ZIP_LIMITS } from './io/model-zip.js';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ENGINE_SETTINGS } from './engine/settings.js';
@@ -155,13 +156,13 @@ export const SETTINGS = {
   // Limits on untrusted uploads; they are inspected in sandboxed child processes (src/api/inspector.ts).
   MAX_UPLOAD_BYTES: setting(
     'maxUploadBytes',
-    positive(2 * 1024 ** 3),
+    positive(DEFAULT_ZIP_LIMITS.maxBytes),
     'limits',
     'one upload request, and the unpacked size of a model zip or a dataset (413)',
   ),
   MAX_COMPRESSION_RATIO: setting(
     'maxCompressionRatio',
-    z.coerce.number().min(2).default(200),
+    z.coerce.number().min(2).default(DEFAULT_ZIP_LIMITS.maxRatio),
     'limits',
     'unpacked bytes per archive byte, judged past the first MiB (413)',
   ),

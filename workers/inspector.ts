@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { InspectReply, InspectTask } from '../src/api/inspector.js';
 import { initBackend } from '../src/engine/backend.js';
 import { inspectDatasetFile, inspectModelFiles } from '../src/inspect.js';
+import { unpackModelZip } from '../src/io/model-zip.js';
 import { DEFAULT_MODEL_LIMITS } from '../src/io/topology-check.js';
 import { exitWhenOrphaned } from '../src/orphan-watchdog.js';
 import { toWire } from '../src/errors.js';
@@ -24,11 +25,20 @@ async function inspect(task: InspectTask): Promise<unknown> {
     const { maxUnzippedBytes, maxCompressionRatio } = task.limits;
     return inspectDatasetFile(task.path, task.field, { maxUnzippedBytes, maxCompressionRatio });
   }
+  // A zip is unpacked here too: inflating is CPU work a hostile archive could make long.
+  let unpacked = null;
+  let files: Record<string, string>;
+  if (task.kind === 'model-zip') {
+    unpacked = await unpackModelZip(task.zip, task.dir, { maxBytes: task.limits.maxUnzippedBytes, maxRatio: task.limits.maxCompressionRatio }, task.field);
+    files = Object.fromEntries(unpacked.map((f) => [f.name, f.path]));
+  } else {
+    files = task.files;
+  }
   const bytes = new Map<string, Uint8Array>();
-  for (const [name, path] of Object.entries(task.files)) bytes.set(name, await readFile(path));
+  for (const [name, path] of Object.entries(files)) bytes.set(name, await readFile(path));
   const { maxParams, maxLayers, maxDepth } = task.limits;
   const summary = await inspectModelFiles(bytes, { ...DEFAULT_MODEL_LIMITS, maxParams, maxLayers, maxDepth });
-  return { summary, keep: referencedFiles(bytes.get('model.json')!) };
+  return { summary, keep: referencedFiles(bytes.get('model.json')!), ...(unpacked ? { unpacked } : {}) };
 }
 
 process.on('message', async ({ id, task }: { id: number; task: InspectTask }) => {

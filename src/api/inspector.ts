@@ -22,6 +22,8 @@ export interface InspectLimits {
 export type InspectTask =
   /** `files`: basename → path; the topology is under "model.json". */
   | { kind: 'model'; files: Record<string, string>; limits: InspectLimits }
+  /** A model .zip, unpacked into `dir` (empty) by the child, then inspected like uploaded files. */
+  | { kind: 'model-zip'; zip: string; dir: string; field: string; limits: InspectLimits }
   | { kind: 'dataset'; path: string; field: string; limits: InspectLimits };
 
 /** What the child answers: a summary, or the InputError (or other failure) it hit. */
@@ -166,6 +168,10 @@ export class InspectorPool {
   /** Inspects an uploaded model; `files` maps basenames to paths (the topology under "model.json"). */
   inspectModel<T>(files: Record<string, string>, limits: InspectLimits): Promise<T> {
     return this.run({ kind: 'model', files, limits }, 'model.json') as Promise<T>;
+  }
+
+  inspectModelZip<T>(zip: string, dir: string, field: string, limits: InspectLimits): Promise<T> {
+    return this.run({ kind: 'model-zip', zip, dir, field, limits }, field) as Promise<T>;
   }
 
   inspectDataset<T>(path: string, field: string, limits: InspectLimits): Promise<T> {

@@ -2,6 +2,7 @@
 // Files are told apart by their filename, not their field name, so `-F files=@a -F files=@b`
 // and `-F model=@a -F w=@b` both work. The total of all parts is capped at MAX_UPLOAD_BYTES (413);
 // on any failure the folder is deleted before the error propagates.
+import { MAX_ZIP_MEMBERS } from '../io/model-zip.js';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -38,8 +39,8 @@ export function safeName(filename: string, field: string): string {
   return base;
 }
 
-/** Files one upload may hold, as parts or as members of a model .zip (real models have a few shards). */
-export const MAX_UPLOAD_FILES = 256;
+/** Files one upload may hold, as many as a model .zip may (real models have a few shards). */
+export const MAX_UPLOAD_FILES = MAX_ZIP_MEMBERS;
 
 /** A route hook: the body must be multipart; anything else is 415 before any body parser runs. */
 export async function requireMultipart(req: FastifyRequest): Promise<void> {

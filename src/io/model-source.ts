@@ -1,13 +1,15 @@
 // Gathers a TF.js Layers model's files (model.json + weight shards) from a path: a model.json,
-// a folder holding one, or a .zip. Only collects bytes; artifactsFromFiles validates them,
+// a folder holding one, or a .zip (read by model-zip.ts, as the API reads one).
+// Only collects bytes; artifactsFromFiles validates them,
 // so a missing shard is reported there with the manifest entry that names it.
-import { readFile, stat } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, isAbsolute } from 'node:path';
-import { unzipSync } from 'fflate';
 import { InputError } from '../errors.js';
+import { DEFAULT_ZIP_LIMITS, unpackModelZip, type ZipLimits } from './model-zip.js';
 
 /** The model's files keyed by basename; model.json is always under "model.json". */
-export async function readModelSource(path: string): Promise<Map<string, Uint8Array>> {
+export async function readModelSource(path: string, zipLimits: ZipLimits = DEFAULT_ZIP_LIMITS): Promise<Map<string, Uint8Array>> {
   const info = await stat(path).catch(() => {
     throw new InputError('model', `model: ${path} does not exist`);
   });
@@ -17,10 +19,18 @@ export async function readModelSource(path: string): Promise<Map<string, Uint8Ar
     });
     return readShards(path, json);
   }
-  const bytes = await readFile(path);
-  const isZip = bytes[0] === 0x50 && bytes[1] === 0x4b;
-  if (isZip || path.toLowerCase().endsWith('.zip')) return readZip(bytes);
-  return readShards(dirname(path), bytes);
+  if (path.toLowerCase().endsWith('.zip') || (await isZip(path))) return readZip(path, zipLimits);
+  return readShards(dirname(path), await readFile(path));
+}
+
+async function isZip(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const { buffer } = await fh.read(Buffer.alloc(2), 0, 2, 0);
+    return buffer[0] === 0x50 && buffer[1] === 0x4b;
+  } finally {
+    await fh.close();
+  }
 }
 
 /** model.json plus every manifest path that exists inside `dir` (never outside it). */
@@ -45,24 +55,13 @@ function manifestPaths(json: Uint8Array): string[] {
   }
 }
 
-/** model.json anywhere in the zip; shards are the files in the same zip folder. */
-function readZip(bytes: Uint8Array): Map<string, Uint8Array> {
-  const unzip = (keep: (name: string) => boolean) => {
-    try {
-      return unzipSync(bytes, { filter: (f) => keep(f.name) });
-    } catch (e) {
-      throw new InputError('model', `model: not a valid zip archive: ${(e as Error).message}`);
-    }
-  };
-  // First pass lists names only (nothing is decompressed); macOS resource forks are skipped.
-  const names: string[] = [];
-  unzip((name) => (names.push(name), false));
-  const jsons = names.filter((n) => basename(n) === 'model.json' && !n.startsWith('__MACOSX/'));
-  if (jsons.length === 0) throw new InputError('model.json', 'model.json: the zip holds no model.json');
-  if (jsons.length > 1) throw new InputError('model.json', `model.json: the zip holds several: ${jsons.join(', ')}`);
-  const folder = jsons[0].slice(0, jsons[0].length - 'model.json'.length);
-  const inFolder = (n: string) => n.startsWith(folder) && n.length > folder.length && !n.slice(folder.length).includes('/');
-  const files = new Map<string, Uint8Array>();
-  for (const [name, data] of Object.entries(unzip(inFolder))) files.set(basename(name), data);
-  return files;
+/** The model in a zip, unpacked by the same reader the API uses, into a folder removed afterwards. */
+async function readZip(path: string, limits: ZipLimits): Promise<Map<string, Uint8Array>> {
+  const dir = await mkdtemp(join(tmpdir(), 'lopper-zip-'));
+  try {
+    const files = await unpackModelZip(path, dir, limits, 'model');
+    return new Map(await Promise.all(files.map(async (f) => [f.name, await readFile(f.path)] as const)));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -6,32 +6,48 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { ModelSummary } from '../../inspect.js';
+import type { UnpackedFile } from '../../io/model-zip.js';
 import type { FileRecord, ModelRecord } from '../../store/catalog.js';
 import { storageKeys } from '../../store/keys.js';
 import { ApiError } from '../../errors.js';
 import { modelSchema, nameSchema } from '../schemas.js';
-import { unzipInto } from '../unzip.js';
+import type { Services } from '../plugins/services.js';
 import type { Upload, UploadedFile } from '../upload.js';
 import { binary } from '../openapi.js';
 import { uploadedRoutes } from './uploaded.js';
 
-/** The model's files from an upload: the files themselves, or the members of a single .zip. */
-async function modelFiles(upload: Upload, maxBytes: number, maxRatio: number): Promise<UploadedFile[]> {
-  const zips = upload.files.filter((f) => f.name.toLowerCase().endsWith('.zip'));
-  if (zips.length === 0) return upload.files;
-  if (upload.files.length > 1) {
-    throw new ApiError('invalid-input', 422, 'upload either one .zip or model.json with its weight files, not both', zips[0].field);
-  }
-  const unpacked = join(upload.dir, 'unzipped');
-  await mkdir(unpacked);
-  return unzipInto(zips[0].path, unpacked, { maxBytes, maxRatio }, zips[0].field);
+interface Inspected {
+  summary: ModelSummary;
+  /** model.json and the shards its manifest names. */
+  keep: string[];
+  /** A zip's members, as the inspector unpacked them. */
+  unpacked?: UnpackedFile[];
 }
 
-/** An unnamed model is named after its .zip, else after its topology file ("model" for model.json). */
-function defaultName(upload: Upload, json: UploadedFile): string {
-  const only = upload.files.length === 1 ? upload.files[0] : null;
-  const source = only && only.name.toLowerCase().endsWith('.zip') ? only : json;
-  return source.name.replace(/\.(json|zip)$/i, '');
+/** Checks the files of a model upload in the inspector; returns what it found and each file by its name. */
+async function inspectUpload(lopper: Services, upload: Upload) {
+  const zips = upload.files.filter((f) => f.name.toLowerCase().endsWith('.zip'));
+  if (zips.length > 0) {
+    const zip = zips[0];
+    if (upload.files.length > 1) throw new ApiError('invalid-input', 422, 'upload either one .zip or model.json with its weight files, not both', zip.field);
+    // Unpacked by the inspector child (src/io/model-zip.ts, the CLI's reader too), not on this event loop.
+    const dir = join(upload.dir, 'unzipped');
+    await mkdir(dir);
+    const found = await lopper.inspector.inspectModelZip<Inspected>(zip.path, dir, zip.field, lopper.inspectLimits);
+    return { found, byName: new Map(found.unpacked!.map((f) => [f.name, f])), defaultName: zip.name.replace(/\.zip$/i, '') };
+  }
+  const jsons = upload.files.filter((f) => f.name.toLowerCase().endsWith('.json'));
+  if (jsons.length === 0) throw new ApiError('invalid-input', 422, 'no model.json among the uploaded files', 'model.json');
+  if (jsons.length > 1) {
+    throw new ApiError('invalid-input', 422, `several .json files uploaded (${jsons.map((j) => j.name).join(', ')}); send one model.json`, 'model.json');
+  }
+  // The topology file may have any name; inside Lopper (and in the manifest's eyes) it is model.json.
+  const json = jsons[0];
+  const byName = new Map<string, UploadedFile | UnpackedFile>(upload.files.filter((f) => f !== json).map((f) => [f.name, f]));
+  byName.set('model.json', json);
+  const paths = Object.fromEntries([...byName].map(([n, f]) => [n, f.path]));
+  const found = await lopper.inspector.inspectModel<Inspected>(paths, lopper.inspectLimits);
+  return { found, byName, defaultName: json.name.replace(/\.json$/i, '') };
 }
 
 export default uploadedRoutes<ModelRecord>({
@@ -51,24 +67,13 @@ only uploaded files, their sizes must match the weights' shapes and dtypes, and 
 must load; otherwise 422 with the reason. Uploads over MAX_UPLOAD_BYTES are refused (413).`,
   async accept(lopper, upload, id) {
     if (upload.files.length === 0) throw new ApiError('bad-request', 400, 'no files uploaded: send model.json and its weight files, or a .zip', 'files');
-    const files = await modelFiles(upload, lopper.config.maxUploadBytes, lopper.config.maxCompressionRatio);
-    const jsons = files.filter((f) => f.name.toLowerCase().endsWith('.json'));
-    if (jsons.length === 0) throw new ApiError('invalid-input', 422, 'no model.json among the uploaded files', 'model.json');
-    if (jsons.length > 1) {
-      throw new ApiError('invalid-input', 422, `several .json files uploaded (${jsons.map((j) => j.name).join(', ')}); send one model.json`, 'model.json');
-    }
-    // The topology file may have any name; inside Lopper (and in the manifest's eyes) it is model.json.
-    const json = jsons[0];
-    const byName = new Map<string, UploadedFile>(files.filter((f) => f !== json).map((f) => [f.name, f]));
-    byName.set('model.json', json);
-    const paths = Object.fromEntries([...byName].map(([n, f]) => [n, f.path]));
-    const { summary, keep } = await lopper.inspector.inspectModel<{ summary: ModelSummary; keep: string[] }>(paths, lopper.inspectLimits);
+    const { found, byName, defaultName } = await inspectUpload(lopper, upload);
     const kept: FileRecord[] = [];
-    for (const n of keep) {
+    for (const n of found.keep) {
       const file = byName.get(n)!;
       const obj = await lopper.storage.putFile(storageKeys.file('model', id, n), file.path, file.sha256);
       kept.push({ name: n, bytes: obj.bytes, sha256: obj.sha256 });
     }
-    return { fields: { ...summary, files: kept }, defaultName: defaultName(upload, json) };
+    return { fields: { ...found.summary, files: kept }, defaultName };
   },
 });
