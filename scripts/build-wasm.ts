@@ -52,6 +52,12 @@ export async function buildWasm(): Promise<string[]> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const built = await buildWasm();
-  console.log(`wasm: ${built.join(', ')} → ${out}`);
+  try {
+    const built = await buildWasm();
+    console.log(`wasm: ${built.join(', ')} → ${out}`);
+  } catch (e) {
+    // Just the message: a stack through wabt's minified bundle prints megabytes of it.
+    console.error(`build-wasm: ${(e as Error).message}`);
+    process.exitCode = 1;
+  }
 }
