@@ -32,11 +32,18 @@ export function outputs(fn: () => tf.Tensor | tf.Tensor[]): { data: Float32Array
   });
 }
 
-/** Case name → the module it exercises and the computation. */
-export const BIT_CASES: Record<string, { module: string; run: () => tf.Tensor | tf.Tensor[] }> = {};
+/**
+ * Case name → the computation, and the SIMD function ("module.function", see simdCalls in
+ * src/engine/wasm/modules.ts) that must run in it, or null where the JavaScript twin does all.
+ */
+export const BIT_CASES: Record<string, { simd: string | null; run: () => tf.Tensor | tf.Tensor[] }> = {};
 
-const add = (module: string, name: string, run: () => tf.Tensor | tf.Tensor[]) => {
-  BIT_CASES[`${module}: ${name}`] = { module, run };
+const SIMD: Record<string, string> = {
+  exp: 'elementwise.exp', erf: 'elementwise.erf', gelu: 'elementwise.gelu', 'layer-norm': 'layer-norm.lnFwd',
+  adamw: 'adamw.adamw', colsum: 'colsum.colsum', bmm: 'bmm.bmm', 'block-transpose': 'block-transpose.blockTranspose',
+};
+const add = (kernel: string, name: string, run: () => tf.Tensor | tf.Tensor[], simd = true) => {
+  BIT_CASES[`${kernel}: ${name}`] = { simd: simd ? SIMD[kernel] : null, run };
 };
 
 // exp and erf (wasm-exp-sum and wasm-slice-erf tests): edge values, every length mod 4, gradients.
@@ -83,7 +90,7 @@ for (const shape of [[64, 64], [3, 16, 12], [5, 6], [2, 3, 1]]) {
     const dy = tf.tensor(values(size(shape), 4), shape);
     const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(layerNorm(xx, gg, bb, 1, 1e-3), dy));
     return [layerNorm(x, g, b, 1, 1e-3), ...tf.grads(f)([x, g, b])];
-  });
+  }, shape.at(-1)! % 4 === 0);
 }
 
 // AdamW update, with and without decay, every length mod 4.
@@ -121,6 +128,11 @@ const MATMULS: [number[], number[]][] = [
   [[2, 4, 16, 16], [2, 4, 16, 16]], [[2, 3, 5, 7], [1, 3, 7, 4]], [[1, 5, 7], [4, 7, 4]], [[2, 3, 5, 7], [2, 1, 7, 4]],
   [[6, 300], [300, 21]], [[2, 5, 257], [2, 257, 9]], [[32, 300], [300, 21]], [[4, 8, 130], [130, 9]],
 ];
+/** Batch axes that broadcast inside the batch (neither equal nor one side unbatched): the stock loop. */
+const stockLoop = (as: number[], bs: number[]) => {
+  const [ba, bb] = [size(as.slice(0, -2)), size(bs.slice(0, -2))];
+  return ba > 1 && bb > 1 && ba !== bb;
+};
 const tr = (s: number[]) => [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]];
 for (const [as, bs] of MATMULS) {
   for (const ta of [false, true]) {
@@ -132,7 +144,7 @@ for (const [as, bs] of MATMULS) {
         if (JSON.stringify(as.slice(0, -2)) !== JSON.stringify(bs.slice(0, -2))) return y;
         const dy = tf.tensor(values(y.size, 3), y.shape);
         return [y, ...tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, w, ta, tb), dy)))([a, b])];
-      });
+      }, !stockLoop(as, bs));
     }
   }
 }
