@@ -33,7 +33,7 @@ export function outputs(fn: () => tf.Tensor | tf.Tensor[]): { data: Float32Array
 }
 
 /**
- * Case name → the computation, and the SIMD function ("module.function", see simdCalls in
+ * Case name → the computation, and the SIMD function ("module.function", see simdUses in
  * src/engine/wasm/modules.ts) that must run in it, or null where the JavaScript twin does all.
  */
 export const BIT_CASES: Record<string, { simd: string | null; run: () => tf.Tensor | tf.Tensor[] }> = {};

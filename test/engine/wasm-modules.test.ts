@@ -4,7 +4,7 @@
 // replaced gave on the kernel tests' inputs (the digests below were recorded from that build).
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { MODULES, type ModuleName, compileModule, kernel, moduleBytes, simdCalls, simdSupported } from '../../src/engine/wasm/modules.js';
+import { MODULES, type ModuleName, compileModule, kernel, moduleBytes, simdUses, simdSupported } from '../../src/engine/wasm/modules.js';
 import { setupBackends } from './helpers.js';
 import { BIT_CASES, digest, outputs } from './wasm-bits.js';
 
@@ -154,17 +154,17 @@ test('a module that does not compile is an error naming it, not a silent fallbac
 test('every case gives the bits of the kernels before the rewrite, on the SIMD function it names', () => {
   assert.deepEqual(Object.keys(BIT_CASES).sort(), Object.keys(DIGESTS).sort());
   for (const [name, c] of Object.entries(BIT_CASES)) {
-    const before = simdCalls();
+    const before = simdUses();
     const got = digest(outputs(c.run));
-    const after = simdCalls();
+    const after = simdUses();
     const ran = Object.keys(after).filter((k) => after[k] !== before[k]);
     assert.equal(got, DIGESTS[name], `${name}: output bits`);
     if (c.simd) assert.ok(ran.includes(c.simd), `${name}: ran ${c.simd} (ran ${ran.join(', ') || 'no SIMD function'})`);
     else assert.deepEqual(ran, [], `${name}: the portable path only`);
   }
   // Between them the cases run every function of every module.
-  const calls = simdCalls();
+  const uses = simdUses();
   for (const name of Object.keys(MODULES) as ModuleName[]) {
-    for (const fn of MODULES[name]) assert.ok((calls[`${name}.${fn}`] ?? 0) > 0, `${name}.${fn} never ran`);
+    for (const fn of MODULES[name]) assert.ok((uses[`${name}.${fn}`] ?? 0) > 0, `${name}.${fn} never ran`);
   }
 });

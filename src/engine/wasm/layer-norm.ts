@@ -70,8 +70,8 @@ function forward(args: KernelArgs): Info {
   const { x, gamma, beta } = inputs as Record<string, Info>;
   const [rows, d] = x.shape;
   const y = backend.makeOutput([rows, d], 'float32');
-  const simd = simdForward(memoryOf(backend));
-  if (simd && d % 4 === 0) {
+  const simd = d % 4 === 0 ? simdForward(memoryOf(backend)) : null;
+  if (simd) {
     simd(offsetOf(backend, x), offsetOf(backend, gamma), offsetOf(backend, beta), offsetOf(backend, y), rows, d / 4, attrs.epsilon);
   } else {
     const h = (t: Info) => backend.typedArrayFromHeap(t) as Float32Array;
@@ -90,8 +90,8 @@ function backward(args: KernelArgs): Info[] {
   const h = (t: Info) => backend.typedArrayFromHeap(t) as Float32Array;
   h(dgamma).fill(0);
   h(dbeta).fill(0);
-  const simd = simdBackward(memoryOf(backend));
-  if (simd && d % 4 === 0) {
+  const simd = d % 4 === 0 ? simdBackward(memoryOf(backend)) : null;
+  if (simd) {
     const o = (t: Info) => offsetOf(backend, t);
     simd(o(x), o(gamma), o(dy), o(dx), o(dgamma), o(dbeta), rows, d / 4, attrs.epsilon);
   } else {

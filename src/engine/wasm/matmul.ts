@@ -89,9 +89,10 @@ function slicedBmm(bmm: NonNullable<ReturnType<typeof simdBmm>>, aOff: number, b
  * transposed B is transposed explicitly (the kernel loads B rows as vectors).
  */
 function simdMatMul(backend: WasmBackend, a: Info, b: Info, d: Dims, transposeA: boolean, transposeB: boolean): Info | null {
-  const bmm = simdBmm(memoryOf(backend));
   const outBatch = sizeOf(d.outShape.slice(0, -2));
-  if (!bmm || (d.batchA !== outBatch && d.batchA !== 1) || (d.batchB !== outBatch && d.batchB !== 1)) return null;
+  if ((d.batchA !== outBatch && d.batchA !== 1) || (d.batchB !== outBatch && d.batchB !== 1)) return null;
+  const bmm = simdBmm(memoryOf(backend));
+  if (!bmm) return null;
   let b2 = b;
   if (transposeB) {
     const b3 = view(backend, b, [d.batchB, d.n, d.k]);

@@ -53,10 +53,10 @@ export function compileModule(name: string, bytes: Uint8Array): WebAssembly.Modu
 }
 
 const compiled = new Map<ModuleName, WebAssembly.Module>();
-const instances = new Map<ModuleName, WeakMap<WebAssembly.Memory, Record<string, (...args: number[]) => void>>>();
-const calls = new Map<string, number>();
+const instances = new Map<ModuleName, WeakMap<WebAssembly.Memory, WebAssembly.Exports>>();
+const uses = new Map<string, number>();
 
-function exportsFor(name: ModuleName, memory: WebAssembly.Memory): Record<string, (...args: number[]) => void> {
+function exportsFor(name: ModuleName, memory: WebAssembly.Memory): WebAssembly.Exports {
   let perMemory = instances.get(name);
   if (!perMemory) instances.set(name, (perMemory = new WeakMap()));
   const known = perMemory.get(memory);
@@ -69,31 +69,31 @@ function exportsFor(name: ModuleName, memory: WebAssembly.Memory): Record<string
   } catch (e) {
     throw new Error(`Lopper's WebAssembly module ${name}.wasm does not instantiate: ${(e as Error).message}`);
   }
-  const fns: Record<string, (...args: number[]) => void> = {};
   for (const fn of MODULES[name]) {
-    const f = exports[fn];
-    if (typeof f !== 'function') throw new Error(`Lopper's WebAssembly module ${name}.wasm exports no function ${fn}`);
-    const key = `${name}.${fn}`;
-    // Counted so that the tests can tell the SIMD kernel from the portable path that would give
-    // the same bits: one increment per call, next to a kernel call of microseconds or more.
-    fns[fn] = (...args: number[]) => {
-      calls.set(key, (calls.get(key) ?? 0) + 1);
-      (f as (...a: number[]) => void)(...args);
-    };
+    if (typeof exports[fn] !== 'function') throw new Error(`Lopper's WebAssembly module ${name}.wasm exports no function ${fn}`);
   }
-  perMemory.set(memory, fns);
-  return fns;
+  perMemory.set(memory, exports);
+  return exports;
 }
 
 /**
  * The function `fn` of module `name` bound to `memory` (tfjs-backend-wasm's), or null where
- * WebAssembly SIMD is missing. Throws when the module is broken.
+ * WebAssembly SIMD is missing. Throws when the module is broken. Kernels look it up right where
+ * they call it, once per kernel invocation, and each lookup is counted (simdUses): the tests tell
+ * the SIMD path from the portable one that gives the same bits by that count. (Counting in a
+ * wrapper around the function instead put a spread call in front of every call of it.)
  */
 export function kernel<F extends (...args: never[]) => void>(name: ModuleName, fn: (typeof MODULES)[ModuleName][number]): (memory: WebAssembly.Memory) => F | null {
-  return (memory) => (simdSupported() ? (exportsFor(name, memory)[fn] as unknown as F) : null);
+  const key = `${name}.${fn}`;
+  return (memory) => {
+    if (!simdSupported()) return null;
+    const f = exportsFor(name, memory)[fn] as unknown as F;
+    uses.set(key, (uses.get(key) ?? 0) + 1);
+    return f;
+  };
 }
 
-/** Calls of each SIMD function so far, by "module.function" (for the tests: which path ran). */
-export function simdCalls(): Record<string, number> {
-  return Object.fromEntries(calls);
+/** Kernel invocations that took each SIMD function so far, by "module.function". */
+export function simdUses(): Record<string, number> {
+  return Object.fromEntries(uses);
 }

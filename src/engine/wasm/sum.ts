@@ -32,15 +32,16 @@ function columnReduce(args: KernelArgs, mean: boolean): Info | null {
   const x = inputs.x!;
   const axes = tf.util.parseAxisParam(attrs.axis, x.shape);
   const plan = x.dtype === 'float32' ? leadingReduction(x.shape, axes) : null;
-  const kernel = simdColSum(memoryOf(backend));
-  if (!plan || plan.rows <= 1 || plan.cols < 4 || !kernel) return null;
+  if (!plan || plan.rows <= 1 || plan.cols < 4) return null;
+  const simd = simdColSum(memoryOf(backend));
+  if (!simd) return null;
   let outShape = tf.backend_util.computeOutAndReduceShapes(x.shape, axes)[0];
   if (attrs.keepDims) outShape = tf.backend_util.expandShapeToKeepDim(outShape, axes);
   const out = backend.makeOutput(outShape, 'float32');
   const { rows, cols } = plan;
   const vectors = cols >> 2;
   backend.typedArrayFromHeap(out).fill(0);
-  kernel(offsetOf(backend, x), offsetOf(backend, out), rows, vectors, cols * 4);
+  simd(offsetOf(backend, x), offsetOf(backend, out), rows, vectors, cols * 4);
   const src = backend.typedArrayFromHeap(x);
   const dst = backend.typedArrayFromHeap(out);
   for (let c = vectors * 4; c < cols; c++) {
