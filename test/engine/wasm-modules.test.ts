@@ -144,6 +144,7 @@ for (const name of Object.keys(MODULES) as ModuleName[]) {
 
 test('a module that does not compile is an error naming it, not a silent fallback', () => {
   assert.throws(() => compileModule('bmm', moduleBytes('bmm').slice(0, 40)), /module bmm\.wasm does not compile/);
+  assert.throws(() => kernel('bmm', 'erf'), /module bmm has no function erf/);
   // Instantiated against a memory, every function is there (null only where SIMD is missing).
   const memory = new WebAssembly.Memory({ initial: 1 });
   for (const name of Object.keys(MODULES) as ModuleName[]) {

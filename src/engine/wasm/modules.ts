@@ -84,6 +84,7 @@ function exportsFor(name: ModuleName, memory: WebAssembly.Memory): WebAssembly.E
  * wrapper around the function instead put a spread call in front of every call of it.)
  */
 export function kernel<F extends (...args: never[]) => void>(name: ModuleName, fn: (typeof MODULES)[ModuleName][number]): (memory: WebAssembly.Memory) => F | null {
+  if (!(MODULES[name] as readonly string[]).includes(fn)) throw new Error(`Lopper's WebAssembly module ${name} has no function ${fn}`);
   const key = `${name}.${fn}`;
   return (memory) => {
     if (!simdSupported()) return null;
