@@ -38,11 +38,10 @@ export const WASM_FIXES = {
   tileGradient: { register: registerTileGradient, restore: restoreTileGradient },
   conv2dBackpropFilter: { register: registerConv2DBackpropFilter, restore: restoreConv2DBackpropFilter }, // missing on wasm
 } as const;
-export type WasmFix = keyof typeof WASM_FIXES;
 
 /** Registers every fix (idempotent). Requires @tensorflow/tfjs-backend-wasm to be imported. */
-export function registerWasmKernels(only?: WasmFix[]): void {
-  for (const name of only ?? (Object.keys(WASM_FIXES) as WasmFix[])) WASM_FIXES[name].register();
+export function registerWasmKernels(): void {
+  for (const fix of Object.values(WASM_FIXES)) fix.register();
 }
 
 /** Puts the stock tfjs-backend-wasm kernels (and tfjs-core's Tile gradient) back. */

@@ -1,7 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { setMatMulRoute } from '../../src/engine/wasm/matmul.js';
 import { isReplaced } from '../../src/engine/wasm/registry.js';
 import { matchesCpu, setupBackends, size, values } from './helpers.js';
 
@@ -37,33 +36,25 @@ const CASES: [number[], number[]][] = [
 
 const tr = (s: number[]) => [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]];
 
-// Every case through both BatchMatMul routes: the SIMD kernel (default) and XNNPACK.
-for (const route of ['simd', 'xnnpack'] as const) {
-  for (const [as, bs] of CASES) {
-    for (const ta of [false, true]) {
-      for (const tb of [false, true]) {
-        // tfjs-core's BatchMatMul gradient does not reduce over broadcast batch axes (it fails on
-        // cpu too), so gradients are compared only where both operands have the same batch axes.
-        const sameBatch = JSON.stringify(as.slice(0, -2)) === JSON.stringify(bs.slice(0, -2));
-        test(`${route}: matMul ${JSON.stringify(as)} x ${JSON.stringify(bs)} transposeA=${ta} transposeB=${tb}: forward${sameBatch ? ' and gradients' : ''} match cpu`, async () => {
-          const aShape = ta ? tr(as) : as;
-          const bShape = tb ? tr(bs) : bs;
-          setMatMulRoute(route);
-          try {
-            await matchesCpu(() => {
-              const a = T(aShape, 1);
-              const b = T(bShape, 2);
-              const y = tf.matMul(a, b, ta, tb);
-              if (!sameBatch) return y;
-              const dy = T(y.shape, 3);
-              const g = tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, w, ta, tb), dy)));
-              return [y, ...g([a, b])];
-            }, 'matMul');
-          } finally {
-            setMatMulRoute('simd');
-          }
-        });
-      }
+for (const [as, bs] of CASES) {
+  for (const ta of [false, true]) {
+    for (const tb of [false, true]) {
+      // tfjs-core's BatchMatMul gradient does not reduce over broadcast batch axes (it fails on
+      // cpu too), so gradients are compared only where both operands have the same batch axes.
+      const sameBatch = JSON.stringify(as.slice(0, -2)) === JSON.stringify(bs.slice(0, -2));
+      test(`matMul ${JSON.stringify(as)} x ${JSON.stringify(bs)} transposeA=${ta} transposeB=${tb}: forward${sameBatch ? ' and gradients' : ''} match cpu`, async () => {
+        const aShape = ta ? tr(as) : as;
+        const bShape = tb ? tr(bs) : bs;
+        await matchesCpu(() => {
+          const a = T(aShape, 1);
+          const b = T(bShape, 2);
+          const y = tf.matMul(a, b, ta, tb);
+          if (!sameBatch) return y;
+          const dy = T(y.shape, 3);
+          const g = tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, w, ta, tb), dy)));
+          return [y, ...g([a, b])];
+        }, 'matMul');
+      });
     }
   }
 }

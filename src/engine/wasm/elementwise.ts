@@ -1,41 +1,11 @@
 // The shared shape of Lopper's elementwise float32 kernels (erf, exp, GELU): a SIMD loop over
-// whole vectors of four, the same approximation in float32 JavaScript for the last n mod 4
-// elements, and the stock kernel for other dtypes or where WebAssembly SIMD is missing.
+// whole vectors of four (wat/elementwise.wat), the same approximation in float32 JavaScript for
+// the last n mod 4 elements, and the stock kernel for other dtypes. Where WebAssembly SIMD is
+// missing, the JavaScript version does every element.
 import { type Info, type KernelArgs, type WasmKernelFunc, memoryOf, offsetOf, sizeOf, stockKernel } from './registry.js';
-import { Constants, I32, V128, forLoop, moduleWithFunction, op } from './wasm-writer.js';
 
 /** out[i] = f(x[i], ...) for i < 4·vectors: (input offsets..., out offset, vectors), on tfjs-backend-wasm's heap (bytes). */
 export type VectorLoop = (...offsetsOutVectors: number[]) => void;
-
-/**
- * Code for one vector: reads the v128 locals `xs` (one per input), may use the v128 locals `t`,
- * takes its constants from `k`, leaves the result on the stack.
- */
-export type VectorCode = (xs: number[], t: number[], k: Constants) => number[];
-
-/**
- * A module exporting `name(x, ..., out, vectors)` that maps `f` over 4·vectors floats of each
- * input. (Unrolling the loop was measured: no gain, V8 overlaps iterations; the constants are
- * module globals, see Constants.)
- */
-export function vectorMapModule(name: string, inputs: number, temps: number, f: VectorCode): Uint8Array {
-  const params = inputs + 2; // inputs, out, vectors
-  const [OUT, COUNT, I, OFF] = [inputs, inputs + 1, params, params + 1];
-  const xs = Array.from({ length: inputs }, (_, j) => params + 2 + j);
-  const t = Array.from({ length: temps }, (_, j) => params + 2 + inputs + j);
-  const k = new Constants();
-  const body = [
-    ...forLoop(I, op.get(COUNT), [
-      ...op.get(I), ...op.i32(16), ...op.mul, ...op.set(OFF),
-      ...op.get(OUT), ...op.get(OFF), ...op.add, // store address, under the value
-      ...xs.flatMap((x, j) => [...op.get(j), ...op.get(OFF), ...op.add, ...op.vload(), ...op.set(x)]),
-      ...f(xs, t, k),
-      ...op.vstore(),
-    ]),
-    ...op.end,
-  ];
-  return moduleWithFunction(name, params, [[2, I32], [inputs + temps, V128]], body, k);
-}
 
 /**
  * The tfjs kernel over the inputs `names` (all of x's shape): `simd` on whole vectors, `scalar`

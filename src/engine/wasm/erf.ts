@@ -1,10 +1,13 @@
 // Erf (GELU's core: tfjs-layers computes gelu(x) = x·½(1 + erf(x/√2))). The stock wasm kernel
 // calls libm's erf element by element; this one evaluates Eigen's float rational approximation
 // (x clamped to [-4, 4], odd degree-13 numerator over even degree-8 denominator, max abs error
-// ~3.5e-7) four lanes at a time in a hand-assembled WebAssembly SIMD loop, in place on the heap.
-import { type VectorCode, type VectorLoop, elementwiseKernel, vectorMapModule } from './elementwise.js';
+// ~3.5e-7) four lanes at a time in a WebAssembly SIMD loop (wat/erf.inc.wat), in place on the heap.
+import { type VectorLoop, elementwiseKernel } from './elementwise.js';
+import { kernel } from './modules.js';
 import { replaceKernel, restoreKernel } from './registry.js';
-import { kernelLoader, op } from './wasm-writer.js';
+
+// The coefficients of wat/elementwise.wat ($erf_a*, $erf_b*); the tests check that both sides
+// give the same bits.
 
 const ALPHA = [-1.60960333262415e-2, -2.95459980854025e-3, -7.34990630326855e-4, -5.69250639462346e-5, -2.10102402082508e-6, 2.77068142495902e-8, -2.72614225801306e-10];
 const BETA = [-1.42647390514189e-2, -7.37332916720468e-3, -1.68282697438203e-3, -2.13374055278905e-4, -1.45660718464996e-5];
@@ -22,23 +25,7 @@ export function erfApprox(v: number): number {
   return f(p / q);
 }
 
-/** erf of the vector in local x (clamped there in place); temps: x², p, q. */
-export const erfCode: VectorCode = ([x], [x2, p, q], k) => {
-  const horner = (acc: number, coeffs: number[]) => [
-    ...k.f32(coeffs[coeffs.length - 1]), ...op.set(acc),
-    ...coeffs.slice(0, -1).reverse().flatMap((c) => [...op.get(acc), ...op.get(x2), ...op.vmul, ...k.f32(c), ...op.vadd, ...op.set(acc)]),
-  ];
-  return [
-    ...op.get(x), ...k.f32(-4), ...op.vpmax, ...k.f32(4), ...op.vpmin, ...op.set(x),
-    ...op.get(x), ...op.get(x), ...op.vmul, ...op.set(x2),
-    ...horner(p, ALPHA),
-    ...op.get(p), ...op.get(x), ...op.vmul, ...op.set(p),
-    ...horner(q, BETA),
-    ...op.get(p), ...op.get(q), ...op.vdiv,
-  ];
-};
-
-const simdErf = kernelLoader<VectorLoop>(() => vectorMapModule('erf', 1, 3, erfCode), 'erf');
+const simdErf = kernel<VectorLoop>('elementwise', 'erf');
 
 export function registerErf(): void {
   replaceKernel('Erf', () => elementwiseKernel('Erf', ['x'], simdErf, erfApprox));

@@ -7,8 +7,7 @@
 //   the weights, so inference pays the packing once.
 // - Transposed and batched BatchMatMuls go to a WebAssembly SIMD kernel (simd-bmm.ts) that reads
 //   a transposed left operand in place and needs no packing (the backward pass's operands are new
-//   every step); a transposed right operand is transposed explicitly first. setMatMulRoute('xnnpack')
-//   sends them to XNNPACK after explicit transposes instead (the first version of this fix).
+//   every step); a transposed right operand is transposed explicitly first.
 // - Transposed _FusedMatMuls are transposed explicitly and go to XNNPACK (bias/activation fused).
 // What is left (batch axes broadcast inside a batch) goes to the stock kernel. The route depends
 // only on shapes and attributes, so a given call always gives the same bits.
@@ -84,22 +83,16 @@ function slicedBmm(bmm: NonNullable<ReturnType<typeof simdBmm>>, aOff: number, b
   }
 }
 
-/** Where BatchMatMul goes: the SIMD kernel (default) or XNNPACK after explicit transposes. */
-let route: 'simd' | 'xnnpack' = 'simd';
-export function setMatMulRoute(r: 'simd' | 'xnnpack'): void {
-  route = r;
-}
-
-
 /**
  * The product on the SIMD kernel, or null where it does not apply (no SIMD, or batch axes that
  * broadcast other than "equal, or one side unbatched"). A transposed A is read in place; a
  * transposed B is transposed explicitly (the kernel loads B rows as vectors).
  */
 function simdMatMul(backend: WasmBackend, a: Info, b: Info, d: Dims, transposeA: boolean, transposeB: boolean): Info | null {
-  const bmm = simdBmm(memoryOf(backend));
   const outBatch = sizeOf(d.outShape.slice(0, -2));
-  if (!bmm || (d.batchA !== outBatch && d.batchA !== 1) || (d.batchB !== outBatch && d.batchB !== 1)) return null;
+  if ((d.batchA !== outBatch && d.batchA !== 1) || (d.batchB !== outBatch && d.batchB !== 1)) return null;
+  const bmm = simdBmm(memoryOf(backend));
+  if (!bmm) return null;
   let b2 = b;
   if (transposeB) {
     const b3 = view(backend, b, [d.batchB, d.n, d.k]);
@@ -167,11 +160,11 @@ function batchMatMul(args: KernelArgs): Info {
   // only on the shapes, so the same call always gives the same result.
   const plain = !transposeA && !transposeB && d.batchB === 1;
   const rows = d.batchA * d.m;
-  if (route === 'simd' && d.batchB === 1 && !transposeA && rows >= SMALL_ROWS[0] && rows <= SMALL_ROWS[1]) {
+  if (d.batchB === 1 && !transposeA && rows >= SMALL_ROWS[0] && rows <= SMALL_ROWS[1]) {
     const out = fewRowsMatMul(backend, a, b, d, transposeB);
     if (out) return out;
   }
-  if (route === 'simd' && !plain) {
+  if (!plain) {
     const out = simdMatMul(backend, a, b, d, transposeA, transposeB);
     if (out) return out;
   }

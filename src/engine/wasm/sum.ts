@@ -3,12 +3,12 @@
 // statistics pass's per-neuron moments (tf.moments over all rows of a batch) are one. The stock
 // wasm kernels reduce only innermost axes, so they first transpose x with the generic transpose
 // (~1 ms for a [4096, 64] activation) and then reduce each row with a scalar loop. This kernel
-// adds x's rows into the output four columns at a time in a hand-assembled WebAssembly SIMD loop,
+// adds x's rows into the output four columns at a time in a WebAssembly SIMD loop (wat/colsum.wat),
 // reading x once in memory order. Other reductions (innermost axes, axes in between) go to the
 // stock kernels.
 import * as tf from '@tensorflow/tfjs';
 import { type Info, type KernelArgs, memoryOf, offsetOf, replaceKernel, restoreKernel, stockKernel } from './registry.js';
-import { I32, forLoop, kernelLoader, moduleWithFunction, op } from './wasm-writer.js';
+import { kernel } from './modules.js';
 
 /** [rows, cols] when `axes` of `shape` are all before every kept axis of size > 1, else null. */
 export function leadingReduction(shape: readonly number[], axes: readonly number[]): { rows: number; cols: number } | null {
@@ -24,27 +24,7 @@ export function leadingReduction(shape: readonly number[], axes: readonly number
   return { rows, cols };
 }
 
-// colsum(x, out, rows, vectors, rowBytes): out[v] += x[r, v] for every row r and vector v < vectors.
-const [X, OUT, ROWS, VECTORS, ROW_BYTES, R, V, XROW, OFF] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-
-function moduleBytes(): Uint8Array {
-  const body = [
-    ...forLoop(R, op.get(ROWS), [
-      ...op.get(X), ...op.get(R), ...op.get(ROW_BYTES), ...op.mul, ...op.add, ...op.set(XROW),
-      ...forLoop(V, op.get(VECTORS), [
-        ...op.get(V), ...op.i32(16), ...op.mul, ...op.set(OFF),
-        ...op.get(OUT), ...op.get(OFF), ...op.add, // store address
-        ...op.get(OUT), ...op.get(OFF), ...op.add, ...op.vload(),
-        ...op.get(XROW), ...op.get(OFF), ...op.add, ...op.vload(),
-        ...op.vadd, ...op.vstore(),
-      ]),
-    ]),
-    ...op.end,
-  ];
-  return moduleWithFunction('colsum', 5, [[4, I32]], body);
-}
-
-const simdColSum = kernelLoader<(x: number, out: number, rows: number, vectors: number, rowBytes: number) => void>(moduleBytes, 'colsum');
+const simdColSum = kernel<(x: number, out: number, rows: number, vectors: number, rowBytes: number) => void>('colsum', 'colsum');
 
 /** Sum (or mean) over leading axes with the SIMD kernel, or null where it does not apply. */
 function columnReduce(args: KernelArgs, mean: boolean): Info | null {
@@ -52,15 +32,16 @@ function columnReduce(args: KernelArgs, mean: boolean): Info | null {
   const x = inputs.x!;
   const axes = tf.util.parseAxisParam(attrs.axis, x.shape);
   const plan = x.dtype === 'float32' ? leadingReduction(x.shape, axes) : null;
-  const kernel = simdColSum(memoryOf(backend));
-  if (!plan || plan.rows <= 1 || plan.cols < 4 || !kernel) return null;
+  if (!plan || plan.rows <= 1 || plan.cols < 4) return null;
+  const simd = simdColSum(memoryOf(backend));
+  if (!simd) return null;
   let outShape = tf.backend_util.computeOutAndReduceShapes(x.shape, axes)[0];
   if (attrs.keepDims) outShape = tf.backend_util.expandShapeToKeepDim(outShape, axes);
   const out = backend.makeOutput(outShape, 'float32');
   const { rows, cols } = plan;
   const vectors = cols >> 2;
   backend.typedArrayFromHeap(out).fill(0);
-  kernel(offsetOf(backend, x), offsetOf(backend, out), rows, vectors, cols * 4);
+  simd(offsetOf(backend, x), offsetOf(backend, out), rows, vectors, cols * 4);
   const src = backend.typedArrayFromHeap(x);
   const dst = backend.typedArrayFromHeap(out);
   for (let c = vectors * 4; c < cols; c++) {
