@@ -26,7 +26,7 @@ export function moduleBytes(name: ModuleName | 'simd-probe'): Uint8Array {
   try {
     return readFileSync(url);
   } catch (e) {
-    throw new Error(`Lopper's WebAssembly module ${name}.wasm is missing at ${url.pathname} (\`npm run build\` assembles it): ${(e as Error).message}`);
+    throw new Error(`Lopper's WebAssembly module ${name}.wasm is missing at ${url.pathname} (\`npm run build\` assembles it): ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -48,7 +48,7 @@ export function compileModule(name: string, bytes: Uint8Array): WebAssembly.Modu
   try {
     return new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
   } catch (e) {
-    throw new Error(`Lopper's WebAssembly module ${name}.wasm does not compile: ${(e as Error).message}`);
+    throw new Error(`Lopper's WebAssembly module ${name}.wasm does not compile: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -67,7 +67,7 @@ function exportsFor(name: ModuleName, memory: WebAssembly.Memory): WebAssembly.E
   try {
     exports = new WebAssembly.Instance(mod, { env: { memory } }).exports;
   } catch (e) {
-    throw new Error(`Lopper's WebAssembly module ${name}.wasm does not instantiate: ${(e as Error).message}`);
+    throw new Error(`Lopper's WebAssembly module ${name}.wasm does not instantiate: ${(e as Error).message}`, { cause: e });
   }
   for (const fn of MODULES[name]) {
     if (typeof exports[fn] !== 'function') throw new Error(`Lopper's WebAssembly module ${name}.wasm exports no function ${fn}`);
