@@ -33,7 +33,12 @@ async function kernelCase(name: string, fixedFn: () => tf.Tensor, reps: number, 
   return { name, unit: 'ms', stock, fixed, speedup: stock / fixed };
 }
 
-export async function compareFixes(opts: { reps: number; minMs: number; training: boolean; log: (s: string) => void }): Promise<Comparison[]> {
+export async function compareFixes(opts: {
+  reps: number;
+  minMs: number;
+  training: boolean;
+  log: (s: string) => void;
+}): Promise<Comparison[]> {
   const { reps, minMs } = opts;
   const out: Comparison[] = [];
   const keep: tf.Tensor[] = [];
@@ -54,7 +59,10 @@ export async function compareFixes(opts: { reps: number; minMs: number; training
     ];
     const x32 = t([32, 784]);
     // A fresh weight tensor per call, as in training (XNNPACK repacks a weight it has not seen).
-    cases.push(['matmul [32,784]x[784,512], new weights each call (training at batch 32)', () => tf.tidy(() => tf.matMul(x32, tf.add(w, 0)))]);
+    cases.push([
+      'matmul [32,784]x[784,512], new weights each call (training at batch 32)',
+      () => tf.tidy(() => tf.matMul(x32, tf.add(w, 0))),
+    ]);
     const act = t([4096, 64]);
     const dAct = t([4096, 256]);
     cases.push(['matmul dW = xᵀ·dy [64,4096]x[4096,256] (ViT fc1 weight gradient)', () => tf.matMul(act, dAct, true, false)]);
@@ -72,11 +80,14 @@ export async function compareFixes(opts: { reps: number; minMs: number; training
     const tileGrad = tf.grad((g: tf.Tensor) => tf.sum(tf.mul(tf.tile(g, [32, 16, 1]), up)));
     cases.push(['gradient of tile [1,1,64] × [32,16,1]', () => tileGrad(gamma)]);
     const parts = t([3, 32, 4, 16, 16]);
-    cases.push(['unstack [3,32,4,16,16] (q, k, v)', () => {
-      const [first, ...rest] = tf.unstack(parts);
-      tf.dispose(rest);
-      return first;
-    }]);
+    cases.push([
+      'unstack [3,32,4,16,16] (q, k, v)',
+      () => {
+        const [first, ...rest] = tf.unstack(parts);
+        tf.dispose(rest);
+        return first;
+      },
+    ]);
     const h = t([32, 16, 256]);
     cases.push(['erf [32,16,256] (GELU)', () => tf.erf(h)]);
     cases.push(['exp [32,16,256] (GELU gradient)', () => tf.exp(h)]);
@@ -85,31 +96,41 @@ export async function compareFixes(opts: { reps: number; minMs: number; training
     cases.push(['sum over rows [4096,64] → [64] (bias and γ gradients)', () => tf.sum(act, 0)]);
     const flat = t([204_938]);
     const sizes = Array.from({ length: 55 }, (_, i) => (i === 54 ? 204_938 - 54 * 3_000 : 3_000));
-    cases.push(['split [204938] into 55 weights (AdamW)', () => {
-      const [first, ...rest] = tf.split(flat, sizes);
-      tf.dispose(rest);
-      return first;
-    }]);
+    cases.push([
+      'split [204938] into 55 weights (AdamW)',
+      () => {
+        const [first, ...rest] = tf.split(flat, sizes);
+        tf.dispose(rest);
+        return first;
+      },
+    ]);
     const [pw, pg, pm, pv] = [t([669_706]), t([669_706]), t([669_706]), tf.abs(t([669_706]))];
     keep.push(pv);
     const mask = tf.cast(tf.greater(t([669_706]), 0), 'float32');
     keep.push(mask);
     const adamStep = { beta1: 0.9, beta2: 0.999, stepSize: 1e-4, epsilon: 1e-8, decay: 1.5e-7 };
-    cases.push(['AdamW update of the MLP\'s 669,706 weights (flat)', () => {
-      const [nw, nm, nv] = adamwUpdate(pw, pg, pm, pv, mask, adamStep);
-      tf.dispose([nm, nv]);
-      return nw;
-    }]);
+    cases.push([
+      "AdamW update of the MLP's 669,706 weights (flat)",
+      () => {
+        const [nw, nm, nv] = adamwUpdate(pw, pg, pm, pv, mask, adamStep);
+        tf.dispose([nm, nv]);
+        return nw;
+      },
+    ]);
     const tfjsGelu = new TfjsGelu();
     const geluStep = (f: (v: tf.Tensor) => tf.Tensor) => () => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(f(v), h)))(h);
-    cases.push(['GELU forward + backward [32,16,256] (tfjs-layers\' vs Lopper\'s op)', geluStep(gelu), geluStep((v) => tfjsGelu.apply(v))]);
+    cases.push(["GELU forward + backward [32,16,256] (tfjs-layers' vs Lopper's op)", geluStep(gelu), geluStep((v) => tfjsGelu.apply(v))]);
     const ln = t([32, 16, 64]);
     const [g64, b64] = [t([64]), t([64])];
     const tfjsLn = tf.layers.layerNormalization({ epsilon: 1e-6 });
     tfjsLn.build([32, 16, 64]);
     tfjsLn.setWeights([g64, b64]);
     const lnStep = (f: (v: tf.Tensor) => tf.Tensor) => () => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(f(v), ln)))(ln);
-    cases.push(['LayerNormalization forward + backward [32,16,64] (tfjs-layers\' vs Lopper\'s op)', lnStep((v) => layerNorm(v, g64, b64, 1, 1e-6)), lnStep((v) => tfjsLn.apply(v) as tf.Tensor)]);
+    cases.push([
+      "LayerNormalization forward + backward [32,16,64] (tfjs-layers' vs Lopper's op)",
+      lnStep((v) => layerNorm(v, g64, b64, 1, 1e-6)),
+      lnStep((v) => tfjsLn.apply(v) as tf.Tensor),
+    ]);
     for (const [name, fn, stockFn] of cases) {
       const c = await kernelCase(name, fn, reps, minMs, stockFn);
       opts.log(`  ${name}: ${c.stock.toFixed(3)} → ${c.fixed.toFixed(3)} ms (${c.speedup.toFixed(1)}x)`);

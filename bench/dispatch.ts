@@ -56,7 +56,14 @@ async function vitInference(): Promise<void> {
     }
     const gpu = [...byName.values()].reduce((a, e) => a + e.ms, 0);
     await perCall(`ViT batch 512 ${name}: ${p.kernels.length} kernels, ${gpu.toFixed(1)} ms kernel time`, 5, fn);
-    log('   ' + [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 8).map(([k, e]) => `${k} ${e.ms.toFixed(1)}/${e.n}`).join(', '));
+    log(
+      '   ' +
+        [...byName.entries()]
+          .sort((a, b) => b[1].ms - a[1].ms)
+          .slice(0, 8)
+          .map(([k, e]) => `${k} ${e.ms.toFixed(1)}/${e.n}`)
+          .join(', '),
+    );
   }
 }
 
@@ -91,11 +98,15 @@ async function main(): Promise<void> {
   const loss = () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar;
   const variants: [string, () => tf.Tensor][] = [
     ['forward', () => tf.tidy(loss)],
-    ['forward + backward', () => tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(loss, vars);
-      tf.dispose(grads);
-      return value;
-    })],
+    [
+      'forward + backward',
+      () =>
+        tf.tidy(() => {
+          const { value, grads } = tf.variableGrads(loss, vars);
+          tf.dispose(grads);
+          return value;
+        }),
+    ],
   ];
   const adam = tf.train.adam(1e-4);
   const adamw = new AdamW({ learningRate: 1e-4 });

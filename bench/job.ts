@@ -24,7 +24,13 @@ export interface JobResult extends JobSpec {
   timings: Record<string, number>;
 }
 
-export async function pruneJob(model: tf.LayersModel, sampleShape: number[], classes: number, spec: JobSpec, backend: BackendName): Promise<JobResult> {
+export async function pruneJob(
+  model: tf.LayersModel,
+  sampleShape: number[],
+  classes: number,
+  spec: JobSpec,
+  backend: BackendName,
+): Promise<JobResult> {
   const dir = await mkdtemp(join(tmpdir(), 'lopper-bench-'));
   try {
     const modelDir = join(dir, 'model');

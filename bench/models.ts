@@ -81,7 +81,8 @@ export function buildMlp(seed = 1): tf.LayersModel {
  */
 export function buildTinyVit(seed = 1, layers: 'lopper' | 'tfjs' = 'lopper'): tf.LayersModel {
   const { tokens, patch, dim, heads, blocks, mlp, classes } = VIT;
-  const norm = (name: string) => (layers === 'lopper' ? new LayerNormalization({ epsilon: 1e-6, name }) : tf.layers.layerNormalization({ epsilon: 1e-6, name }));
+  const norm = (name: string) =>
+    layers === 'lopper' ? new LayerNormalization({ epsilon: 1e-6, name }) : tf.layers.layerNormalization({ epsilon: 1e-6, name });
   let i = 0;
   const init = () => tf.initializers.glorotUniform({ seed: seed + i++ });
   const input = tf.input({ shape: [tokens, patch] });
@@ -102,7 +103,9 @@ export function buildTinyVit(seed = 1, layers: 'lopper' | 'tfjs' = 'lopper'): tf
   }
   x = norm('ln_f').apply(x) as tf.SymbolicTensor;
   x = tf.layers.globalAveragePooling1d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ units: classes, activation: 'softmax', kernelInitializer: init(), name: 'head' }).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers
+    .dense({ units: classes, activation: 'softmax', kernelInitializer: init(), name: 'head' })
+    .apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: out, name: 'tiny_vit' });
 }
 

@@ -40,7 +40,9 @@ for (const k of prof.kernels) {
 }
 const rows = [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms);
 const total = rows.reduce((s, [, e]) => s + e.ms, 0);
-console.log(`wall ${(wall / steps).toFixed(1)} ms/step (profiled), kernels ${(total / steps).toFixed(1)} ms/step, ${(prof.kernels.length / steps).toFixed(0)} launches/step`);
+console.log(
+  `wall ${(wall / steps).toFixed(1)} ms/step (profiled), kernels ${(total / steps).toFixed(1)} ms/step, ${(prof.kernels.length / steps).toFixed(0)} launches/step`,
+);
 const detail = process.env.LOPPER_PROFILE_KERNEL;
 if (detail) {
   const shapes = new Map<string, { ms: number; calls: number }>();
@@ -51,6 +53,8 @@ if (detail) {
     e.calls++;
     shapes.set(key, e);
   }
-  for (const [key, e] of [...shapes.entries()].sort((a, b) => b[1].ms - a[1].ms)) console.log(`  ${detail} ${key} ${(e.ms / steps).toFixed(2)} ms ${e.calls / steps} calls`);
+  for (const [key, e] of [...shapes.entries()].sort((a, b) => b[1].ms - a[1].ms))
+    console.log(`  ${detail} ${key} ${(e.ms / steps).toFixed(2)} ms ${e.calls / steps} calls`);
 }
-for (const [name, e] of rows.slice(0, 25)) console.log(`${name.padEnd(24)} ${(e.ms / steps).toFixed(2).padStart(9)} ms ${String(e.calls / steps).padStart(7)} calls`);
+for (const [name, e] of rows.slice(0, 25))
+  console.log(`${name.padEnd(24)} ${(e.ms / steps).toFixed(2).padStart(9)} ms ${String(e.calls / steps).padStart(7)} calls`);

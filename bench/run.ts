@@ -61,7 +61,14 @@ interface ModelResult {
 
 const SPECS = {
   mlp: { label: 'MLP 784-512-512-10', build: buildMlp, sample: [MLP.input], batches: [32, 256, 512], data: 16384, trainMax: 16384 },
-  vit: { label: 'tiny ViT (16 tok, dim 64, 4 blocks)', build: buildTinyVit, sample: [VIT.tokens, VIT.patch], batches: [32, 256], data: 8192, trainMax: 8192 },
+  vit: {
+    label: 'tiny ViT (16 tok, dim 64, 4 blocks)',
+    build: buildTinyVit,
+    sample: [VIT.tokens, VIT.patch],
+    batches: [32, 256],
+    data: 8192,
+    trainMax: 8192,
+  },
 } as const;
 
 const JOBS: Record<'mlp' | 'vit', JobSpec> = {
@@ -78,7 +85,9 @@ async function benchModel(key: 'mlp' | 'vit', backend: string): Promise<ModelRes
   for (const b of [...new Set([...spec.batches, inferenceBatch])]) {
     const c = await ceiling(key, b, reps, minMs);
     ceilings.push(c);
-    log(`  matmul ceiling at batch ${b}: ${c.gflops.toFixed(1)} GFLOP/s (${c.layers.map((l) => `${l.name} ${l.gflops.best.toFixed(1)}`).join(', ')})`);
+    log(
+      `  matmul ceiling at batch ${b}: ${c.gflops.toFixed(1)} GFLOP/s (${c.layers.map((l) => `${l.name} ${l.gflops.best.toFixed(1)}`).join(', ')})`,
+    );
   }
   const data = syntheticData(spec.data, [...spec.sample], 10);
   const model = spec.build();
@@ -100,14 +109,20 @@ async function benchModel(key: 'mlp' | 'vit', backend: string): Promise<ModelRes
       ceilings[at] = await ceiling(key, batch, reps, minMs, ceilings[at]);
       const ceil = ceilings[at].gflops;
       training.push({ batch, samplesPerSec: r, gflops, ceilingGflops: ceil, ofCeiling: gflops / ceil });
-      log(`  training at batch ${batch}: ${r.best.toFixed(0)} samples/s (median ${r.median.toFixed(0)}), ${gflops.toFixed(1)} GFLOP/s = ${(100 * gflops / ceil).toFixed(0)}% of ${ceil.toFixed(1)}`);
+      log(
+        `  training at batch ${batch}: ${r.best.toFixed(0)} samples/s (median ${r.median.toFixed(0)}), ${gflops.toFixed(1)} GFLOP/s = ${((100 * gflops) / ceil).toFixed(0)}% of ${ceil.toFixed(1)}`,
+      );
     }
     let job: JobResult | null = null;
     let jobError: string | null = null;
     if (!flag('--no-job') && !overBudget()) {
       try {
         job = await pruneJob(model, [...spec.sample], 10, JOBS[key], backend as BackendName);
-        log(`  prune job: ${job.seconds.toFixed(1)} s (${Object.entries(job.timings).map(([k, v]) => `${k} ${Number(v).toFixed(1)}`).join(', ')})`);
+        log(
+          `  prune job: ${job.seconds.toFixed(1)} s (${Object.entries(job.timings)
+            .map(([k, v]) => `${k} ${Number(v).toFixed(1)}`)
+            .join(', ')})`,
+        );
       } catch (e) {
         jobError = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
         log(`  prune job FAILED: ${jobError}`);
@@ -128,12 +143,21 @@ function table(results: ModelResult[], backend: string): string {
     const c512 = r.ceilings.find((c) => c.batch === 512)!;
     const fwd = r.forwardMflopsPerSample / 1e3;
     if (!c512) continue;
-    rows.push(`| ${r.name} | statistics | 512 | ${fmt(r.statistics.best)} | ${fmt(r.statistics.median)} | ${fmt(r.statistics.best * fwd, 1)} | ${fmt(c512.gflops, 1)} | ${fmt((100 * r.statistics.best * fwd) / c512.gflops)}% |`);
+    rows.push(
+      `| ${r.name} | statistics | 512 | ${fmt(r.statistics.best)} | ${fmt(r.statistics.median)} | ${fmt(r.statistics.best * fwd, 1)} | ${fmt(c512.gflops, 1)} | ${fmt((100 * r.statistics.best * fwd) / c512.gflops)}% |`,
+    );
     for (const t of r.training) {
-      rows.push(`| | training | ${t.batch} | ${fmt(t.samplesPerSec.best)} | ${fmt(t.samplesPerSec.median)} | ${fmt(t.gflops, 1)} | ${fmt(t.ceilingGflops, 1)} | ${fmt(100 * t.ofCeiling)}% |`);
+      rows.push(
+        `| | training | ${t.batch} | ${fmt(t.samplesPerSec.best)} | ${fmt(t.samplesPerSec.median)} | ${fmt(t.gflops, 1)} | ${fmt(t.ceilingGflops, 1)} | ${fmt(100 * t.ofCeiling)}% |`,
+      );
     }
-    rows.push(`| | evaluation | 512 | ${fmt(r.evaluation.best)} | ${fmt(r.evaluation.median)} | ${fmt(r.evaluation.best * fwd, 1)} | ${fmt(c512.gflops, 1)} | ${fmt((100 * r.evaluation.best * fwd) / c512.gflops)}% |`);
-    if (r.job) rows.push(`| | prune job (${r.job.samples} samples, ratio ${r.job.ratio}, ${r.job.epochs} epoch @ ${r.job.batchSize}) | | **${r.job.seconds.toFixed(1)} s** | | | | |`);
+    rows.push(
+      `| | evaluation | 512 | ${fmt(r.evaluation.best)} | ${fmt(r.evaluation.median)} | ${fmt(r.evaluation.best * fwd, 1)} | ${fmt(c512.gflops, 1)} | ${fmt((100 * r.evaluation.best * fwd) / c512.gflops)}% |`,
+    );
+    if (r.job)
+      rows.push(
+        `| | prune job (${r.job.samples} samples, ratio ${r.job.ratio}, ${r.job.epochs} epoch @ ${r.job.batchSize}) | | **${r.job.seconds.toFixed(1)} s** | | | | |`,
+      );
   }
   return `Backend: ${backend}\n\n${rows.join('\n')}`;
 }
@@ -167,7 +191,18 @@ async function main(): Promise<void> {
   let fixes: Comparison[] | null = null;
   const save = async (complete: boolean) => {
     const seconds = (performance.now() - startedAt) / 1000;
-    const json = { backend: info.backend, device: info.device, date, createdAt: new Date().toISOString(), machine, quick, complete, seconds, models: results, fixes };
+    const json = {
+      backend: info.backend,
+      device: info.device,
+      date,
+      createdAt: new Date().toISOString(),
+      machine,
+      quick,
+      complete,
+      seconds,
+      models: results,
+      fixes,
+    };
     await writeFile(path, JSON.stringify(json, null, 2) + '\n');
   };
   for (const m of models) {
@@ -184,7 +219,12 @@ async function main(): Promise<void> {
   }
   await save(true);
   const seconds = (performance.now() - startedAt) / 1000;
-  console.log(table(results, `${info.backend} on ${info.device}; ${machine.cpu} (${machine.cores} cores), Node ${machine.node}, tfjs ${machine.tfjs}`));
+  console.log(
+    table(
+      results,
+      `${info.backend} on ${info.device}; ${machine.cpu} (${machine.cores} cores), Node ${machine.node}, tfjs ${machine.tfjs}`,
+    ),
+  );
   if (fixes) console.log('\n' + comparisonTable(fixes));
   console.log(`\nwrote ${path} in ${seconds.toFixed(0)} s (load average at start ${machine.loadAverage.join(' ')})`);
 }

@@ -38,7 +38,13 @@ const slice = (d: Synthetic, n: number): Synthetic => {
  * Runs `work(n)` (which processes n samples and returns the seconds it measured) with n grown
  * until one run takes at least `minSeconds` (capped at the data size), then `reps` more times.
  */
-async function throughput(work: (n: number) => Promise<number>, start: number, max: number, minSeconds: number, reps: number): Promise<Rate & { samples: number }> {
+async function throughput(
+  work: (n: number) => Promise<number>,
+  start: number,
+  max: number,
+  minSeconds: number,
+  reps: number,
+): Promise<Rate & { samples: number }> {
   let n = Math.min(start, max);
   let secs = await work(n); // also the warm-up
   while (secs < minSeconds && n < max) {
@@ -82,21 +88,33 @@ export async function evaluationRate(model: tf.LayersModel, data: Synthetic, min
 }
 
 /** Fine-tuning throughput at `batch`: epochs of fineTune (AdamW, distillation loss) on n samples. */
-export async function trainingRate(model: tf.LayersModel, data: Synthetic, batch: number, minSeconds: number, reps: number, maxSamples = data.n) {
+export async function trainingRate(
+  model: tf.LayersModel,
+  data: Synthetic,
+  batch: number,
+  minSeconds: number,
+  reps: number,
+  maxSamples = data.n,
+) {
   const teacher = new Float32Array(data.n * data.classes);
   for (let i = 0; i < teacher.length; i++) teacher[i] = ((i * 37) % 11) / 11 - 0.5;
   return throughput(
     async (n) => {
       const sub = slice(data, n);
-      const { epochs } = await fineTune(model, { x: sub.x, n, sampleShape: data.sampleShape, y: sub.y }, teacher.subarray(0, n * data.classes), {
-        epochs: 1,
-        batchSize: batch,
-        learningRate: 1e-5,
-        weightDecay: 0.01,
-        temperature: 1,
-        distillWeight: 0.5,
-        seed: 0,
-      });
+      const { epochs } = await fineTune(
+        model,
+        { x: sub.x, n, sampleShape: data.sampleShape, y: sub.y },
+        teacher.subarray(0, n * data.classes),
+        {
+          epochs: 1,
+          batchSize: batch,
+          learningRate: 1e-5,
+          weightDecay: 0.01,
+          temperature: 1,
+          distillWeight: 0.5,
+          seed: 0,
+        },
+      );
       return epochs[0].seconds;
     },
     batch * 2,

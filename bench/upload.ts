@@ -75,13 +75,18 @@ async function rssOf(pid: number): Promise<number> {
 /** POSTs `path` as the multipart field "file"; resolves with the status and the seconds taken. */
 function uploadFile(port: number, path: string, bytes: number): Promise<{ status: number; seconds: number; body: string }> {
   const boundary = 'lopperbench';
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.npz"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.npz"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+  );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const req = request(
       {
-        host: '127.0.0.1', port, method: 'POST', path: '/v1/datasets',
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/v1/datasets',
         headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': head.length + bytes + tail.length },
       },
       (res) => {
@@ -136,14 +141,22 @@ async function main() {
     const port = await freePort();
     const api = spawn(process.execPath, [SERVICE, 'api'], {
       env: {
-        ...process.env, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-        DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'warn', MAX_UPLOAD_BYTES: String(4 * size),
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        DATA_DIR: join(dir, 'data'),
+        LOG_LEVEL: 'warn',
+        MAX_UPLOAD_BYTES: String(4 * size),
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     procs.push(api);
     for (let i = 0; ; i++) {
-      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (i > 200) throw new Error('the API did not start');
       await new Promise((r) => setTimeout(r, 100));
@@ -158,13 +171,22 @@ async function main() {
     for (let r = 0; r < RUNS; r++) {
       const base = await rssOf(api.pid!);
       let peak = base;
-      const sampler = setInterval(() => rssOf(api.pid!).then((v) => (peak = Math.max(peak, v)), () => undefined), 20);
+      const sampler = setInterval(
+        () =>
+          rssOf(api.pid!).then(
+            (v) => (peak = Math.max(peak, v)),
+            () => undefined,
+          ),
+        20,
+      );
       const res = await uploadFile(port, file, size);
       clearInterval(sampler);
       peak = Math.max(peak, await rssOf(api.pid!));
       if (res.status !== 201) throw new Error(`upload: ${res.status} ${res.body.slice(0, 300)}`);
       const run = { seconds: res.seconds, mbPerSec: size / 1e6 / res.seconds, rssRiseMb: (peak - base) / 1e6 };
-      log(`run ${r + 1}: ${run.seconds.toFixed(2)} s, ${run.mbPerSec.toFixed(0)} MB/s, API RSS +${run.rssRiseMb.toFixed(0)} MB (from ${(base / 1e6).toFixed(0)} MB)`);
+      log(
+        `run ${r + 1}: ${run.seconds.toFixed(2)} s, ${run.mbPerSec.toFixed(0)} MB/s, API RSS +${run.rssRiseMb.toFixed(0)} MB (from ${(base / 1e6).toFixed(0)} MB)`,
+      );
       runs.push(run);
       const id = JSON.parse(res.body).id as string;
       await fetch(`http://127.0.0.1:${port}/v1/datasets/${id}`, { method: 'DELETE' });

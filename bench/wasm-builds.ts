@@ -28,7 +28,10 @@ const rounds = Number(arg('rounds', '7'));
 const minMs = Number(arg('min-ms', '150'));
 const only = arg('only');
 
-const other = (await import(pathToFileURL(resolve(oldDist, 'src/engine/wasm-kernels.js')).href)) as { registerWasmKernels(): void; unregisterWasmKernels(): void };
+const other = (await import(pathToFileURL(resolve(oldDist, 'src/engine/wasm-kernels.js')).href)) as {
+  registerWasmKernels(): void;
+  unregisterWasmKernels(): void;
+};
 const builds = {
   old: { register: () => other.registerWasmKernels(), restore: () => other.unregisterWasmKernels() },
   new: { register: registerWasmKernels, restore: unregisterWasmKernels },
@@ -71,12 +74,20 @@ const cases: [string, string, () => tf.Tensor][] = [
   ['exp [32,16,256]', 'elementwise', () => tf.exp(h)],
   ['GELU forward + backward [32,16,256]', 'elementwise', () => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(gelu(v), h)))(h)],
   ['sum over rows [4096,64] → [64]', 'colsum', () => tf.sum(act, 0)],
-  ['AdamW update, 669,706 weights', 'adamw', () => {
-    const [nw, nm, nv] = adamwUpdate(pw, pg, pm, pv, mask, adamStep);
-    tf.dispose([nm, nv]);
-    return nw;
-  }],
-  ['layer norm forward + backward [32,16,64]', 'layer-norm', () => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(layerNorm(v, g64, b64, 1, 1e-6), ln)))(ln)],
+  [
+    'AdamW update, 669,706 weights',
+    'adamw',
+    () => {
+      const [nw, nm, nv] = adamwUpdate(pw, pg, pm, pv, mask, adamStep);
+      tf.dispose([nm, nv]);
+      return nw;
+    },
+  ],
+  [
+    'layer norm forward + backward [32,16,64]',
+    'layer-norm',
+    () => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(layerNorm(v, g64, b64, 1, 1e-6), ln)))(ln),
+  ],
 ];
 
 console.log(`${rounds} alternating rounds of ≥ ${minMs} ms per build and case; ms per call, medians (old: ${oldDist})`);

@@ -19,20 +19,29 @@ const INCLUDE = /^(\s*);; @include "([^"]+)"\s*$/;
 
 /** The file's text with its include lines replaced (one level: included files include nothing). */
 export function expandIncludes(file: string, read: (name: string) => string): string {
-  return read(file).split('\n').map((line, i) => {
-    const m = INCLUDE.exec(line);
-    if (!m) return line;
-    const text = read(m[2]);
-    if (text.split('\n').some((l) => INCLUDE.test(l))) throw new Error(`${m[2]} (included at ${file}:${i + 1}) includes another file`);
-    return text.trimEnd().split('\n').map((l) => m[1] + l).join('\n');
-  }).join('\n');
+  return read(file)
+    .split('\n')
+    .map((line, i) => {
+      const m = INCLUDE.exec(line);
+      if (!m) return line;
+      const text = read(m[2]);
+      if (text.split('\n').some((l) => INCLUDE.test(l))) throw new Error(`${m[2]} (included at ${file}:${i + 1}) includes another file`);
+      return text
+        .trimEnd()
+        .split('\n')
+        .map((l) => m[1] + l)
+        .join('\n');
+    })
+    .join('\n');
 }
 
 export async function buildWasm(): Promise<string[]> {
   const wabt = await wabtInit();
   mkdirSync(out, { recursive: true });
   const built: string[] = [];
-  for (const file of readdirSync(src).filter((f) => f.endsWith('.wat') && !f.endsWith('.inc.wat')).sort()) {
+  for (const file of readdirSync(src)
+    .filter((f) => f.endsWith('.wat') && !f.endsWith('.inc.wat'))
+    .sort()) {
     const text = expandIncludes(file, (name) => readFileSync(join(src, name), 'utf8'));
     // Line numbers in wabt's errors count the included files' lines.
     const mod = wabt.parseWat(file, text, { simd: true });
@@ -40,7 +49,8 @@ export async function buildWasm(): Promise<string[]> {
       mod.resolveNames();
       mod.validate();
       const { buffer } = mod.toBinary({});
-      if (!WebAssembly.validate(buffer as Uint8Array<ArrayBuffer>)) throw new Error(`${file}: wabt accepts it but this Node's WebAssembly.validate does not`);
+      if (!WebAssembly.validate(buffer as Uint8Array<ArrayBuffer>))
+        throw new Error(`${file}: wabt accepts it but this Node's WebAssembly.validate does not`);
       const name = `${basename(file, '.wat')}.wasm`;
       writeFileSync(join(out, name), buffer);
       built.push(name);

@@ -17,6 +17,14 @@ const model = await trainMlp({ inputSize: 784, hidden: [256, 256], classes: 10, 
 await mkdir(join(out, 'mnist-mlp'), { recursive: true });
 await saveModelFiles(model, join(out, 'mnist-mlp'));
 await zipModelFiles(join(out, 'mnist-mlp'));
-await writeFile(join(out, 'mnist-train.npz'), encodeNpz({ x: { data: train.x, shape: [train.n, 784] }, y: { data: train.y, shape: [train.n] } }));
-await writeFile(join(out, 'mnist-test.npz'), encodeNpz({ x: { data: test.x, shape: [test.n, 784] }, y: { data: test.y, shape: [test.n] } }, true));
-console.log(`wrote ${out}/mnist-mlp/{model.json,weights.bin,model.zip}, ${out}/mnist-train.npz (${train.n}), ${out}/mnist-test.npz (${test.n})`);
+await writeFile(
+  join(out, 'mnist-train.npz'),
+  encodeNpz({ x: { data: train.x, shape: [train.n, 784] }, y: { data: train.y, shape: [train.n] } }),
+);
+await writeFile(
+  join(out, 'mnist-test.npz'),
+  encodeNpz({ x: { data: test.x, shape: [test.n, 784] }, y: { data: test.y, shape: [test.n] } }, true),
+);
+console.log(
+  `wrote ${out}/mnist-mlp/{model.json,weights.bin,model.zip}, ${out}/mnist-train.npz (${train.n}), ${out}/mnist-test.npz (${test.n})`,
+);

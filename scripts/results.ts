@@ -25,7 +25,16 @@ import type { Report } from '../src/report.js';
 import { ensureFashionMnist } from './lib/fashion-mnist.js';
 import { renderResults, type JobResult, type ModelInfo, type RunInfo } from './lib/results-page.js';
 import {
-  ensureModel, FULL, loadDatasets, METHODS, QUICK, subset, type DatasetName, type ModelMeta, type ModelName, type Settings,
+  ensureModel,
+  FULL,
+  loadDatasets,
+  METHODS,
+  QUICK,
+  subset,
+  type DatasetName,
+  type ModelMeta,
+  type ModelName,
+  type Settings,
 } from './lib/results-setup.js';
 
 const CACHE = resolve('examples/cache');
@@ -47,7 +56,8 @@ type Task =
   | { type: 'train'; combo: JobSpec['combo'] }
   | { type: 'job'; job: JobSpec; model: string; data: string; evalData: string; settings: Settings };
 
-type Reply = { type: 'trained'; combo: JobSpec['combo']; meta: ModelMeta } | { type: 'done'; result: JobResult } | { type: 'error'; message: string };
+type Reply =
+  { type: 'trained'; combo: JobSpec['combo']; meta: ModelMeta } | { type: 'done'; result: JobResult } | { type: 'error'; message: string };
 
 // ---------------------------------------------------------------- worker
 
@@ -65,14 +75,30 @@ async function worker(): Promise<void> {
       const out = mkdtempSync(join(tmpdir(), 'lopper-results-job-'));
       const started = performance.now();
       const report: Report = await runPipeline({
-        model: task.model, data: task.data, evalData: task.evalData, outDir: out, backend: 'wasm',
+        model: task.model,
+        data: task.data,
+        evalData: task.evalData,
+        outDir: out,
+        backend: 'wasm',
         pruning: pruningSchema.parse({
-          ratio: job.ratio, criterion: job.criterion, meanShift: job.meanShift, calibrationSamples: settings.calibrationSamples,
-          seed: 0, statistics: job.statistics, scope: job.scope,
+          ratio: job.ratio,
+          criterion: job.criterion,
+          meanShift: job.meanShift,
+          calibrationSamples: settings.calibrationSamples,
+          seed: 0,
+          statistics: job.statistics,
+          scope: job.scope,
         }),
-        fineTune: fineTuneSchema.parse({ epochs: job.epochs, batchSize: settings.batchSize, learningRate: settings.learningRate, weightDecay: 0.01 }),
+        fineTune: fineTuneSchema.parse({
+          epochs: job.epochs,
+          batchSize: settings.batchSize,
+          learningRate: settings.learningRate,
+          weightDecay: 0.01,
+        }),
       });
-      const statistics = JSON.parse(readFileSync(join(out, 'statistics.json'), 'utf8')) as { blocks: { lowVarianceShare: number; variance: number[] }[] };
+      const statistics = JSON.parse(readFileSync(join(out, 'statistics.json'), 'utf8')) as {
+        blocks: { lowVarianceShare: number; variance: number[] }[];
+      };
       rmSync(out, { recursive: true, force: true });
       const result: JobResult = {
         job,
@@ -121,12 +147,38 @@ function jobsFor(combo: JobSpec['combo'], s: Settings): JobSpec[] {
   const base = { combo, statistics: 'post' as const, scope: 'global' as const };
   for (const ratio of s.ratios) {
     for (const m of METHODS) {
-      jobs.push({ ...base, id: `${combo}/${m.id}/${ratio}`, group: m.id, ratio, criterion: m.criterion, meanShift: m.meanShift, epochs: s.epochs });
+      jobs.push({
+        ...base,
+        id: `${combo}/${m.id}/${ratio}`,
+        group: m.id,
+        ratio,
+        criterion: m.criterion,
+        meanShift: m.meanShift,
+        epochs: s.epochs,
+      });
     }
   }
   for (const ratio of s.ratios) {
-    jobs.push({ ...base, id: `${combo}/pre/${ratio}`, group: 'pre', ratio, criterion: 'variance', meanShift: true, statistics: 'pre', epochs: 0 });
-    jobs.push({ ...base, id: `${combo}/per-block/${ratio}`, group: 'per-block', ratio, criterion: 'variance', meanShift: true, scope: 'per-block', epochs: 0 });
+    jobs.push({
+      ...base,
+      id: `${combo}/pre/${ratio}`,
+      group: 'pre',
+      ratio,
+      criterion: 'variance',
+      meanShift: true,
+      statistics: 'pre',
+      epochs: 0,
+    });
+    jobs.push({
+      ...base,
+      id: `${combo}/per-block/${ratio}`,
+      group: 'per-block',
+      ratio,
+      criterion: 'variance',
+      meanShift: true,
+      scope: 'per-block',
+      epochs: 0,
+    });
   }
   return jobs;
 }
@@ -189,12 +241,20 @@ async function main(): Promise<void> {
   let total = 0;
   let failed: string | null = null;
 
-  const jobTask = (job: JobSpec): Task => ({ type: 'job', job, model: join(CACHE, job.combo, 'model.json'), ...files[job.combo], settings });
+  const jobTask = (job: JobSpec): Task => ({
+    type: 'job',
+    job,
+    model: join(CACHE, job.combo, 'model.json'),
+    ...files[job.combo],
+    settings,
+  });
   const onResult = (r: JobResult) => {
     results.push(r);
     const { job } = r;
     const acc = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(2)}%`);
-    log(`[${results.length}/${total}] ${job.id} ${job.statistics}/${job.scope}: original ${acc(r.accuracy.original)}, pruned ${acc(r.accuracy.pruned)}, fine-tuned ${acc(r.accuracy.fineTuned)} (${r.seconds.toFixed(0)} s)`);
+    log(
+      `[${results.length}/${total}] ${job.id} ${job.statistics}/${job.scope}: original ${acc(r.accuracy.original)}, pruned ${acc(r.accuracy.pruned)}, fine-tuned ${acc(r.accuracy.fineTuned)} (${r.seconds.toFixed(0)} s)`,
+    );
     // The ratio search starts once VBP at the table's ratios has been fine-tuned.
     if (job.group === 'variance-ms' || job.group === 'search') {
       const state = search.get(job.combo) ?? { tried: new Map(), probes: 0 };
@@ -207,7 +267,19 @@ async function main(): Promise<void> {
           state.probes++;
           total++;
           const m = METHODS[0];
-          queue.unshift(jobTask({ id: `${job.combo}/search/${next}`, combo: job.combo as JobSpec['combo'], group: 'search', ratio: next, criterion: m.criterion, meanShift: true, statistics: 'post', scope: 'global', epochs: settings.epochs }));
+          queue.unshift(
+            jobTask({
+              id: `${job.combo}/search/${next}`,
+              combo: job.combo as JobSpec['combo'],
+              group: 'search',
+              ratio: next,
+              criterion: m.criterion,
+              meanShift: true,
+              statistics: 'post',
+              scope: 'global',
+              epochs: settings.epochs,
+            }),
+          );
         }
       }
     }

@@ -31,12 +31,20 @@ function testSources(root: string, dir = 'test'): string[] {
 
 /** `test/x`, `./test/x/`, `dist/test/x/a.test.js` all name the source path `test/x[/a.test.ts]`. */
 function sourcePath(arg: string): string {
-  return arg.replace(/\\/g, '/').replace(/^\.\//, '').replace(/^dist\//, '').replace(/\/+$/, '').replace(/\.test\.js$/, '.test.ts');
+  return arg
+    .replace(/\\/g, '/')
+    .replace(/^\.\//, '')
+    .replace(/^dist\//, '')
+    .replace(/\/+$/, '')
+    .replace(/\.test\.js$/, '.test.ts');
 }
 
 const list = process.argv.includes('--list');
 const options = process.argv.slice(2).filter((a) => a.startsWith('--') && a !== '--list');
-const filters = process.argv.slice(2).filter((a) => !a.startsWith('--')).map(sourcePath);
+const filters = process.argv
+  .slice(2)
+  .filter((a) => !a.startsWith('--'))
+  .map(sourcePath);
 const sources = testSources(ROOT);
 const chosen = filters.length === 0 ? sources : sources.filter((s) => filters.some((f) => s === f || s.startsWith(`${f}/`)));
 for (const f of filters) {

@@ -28,8 +28,10 @@ export async function keysCommand(argv: string[], out: NodeJS.WritableStream = p
   const [sub, ...rest] = positionals;
   const tenant = values.tenant === undefined ? undefined : tenantSchema.safeParse(values.tenant);
   if (tenant && !tenant.success) throw new InputError('--tenant', `--tenant: ${tenant.error.issues[0].message}`);
-  if (sub !== 'create' && sub !== 'list' && sub !== 'revoke') throw new InputError('command', `unknown keys command "${sub ?? ''}" (create, list, revoke)`);
-  if (sub === 'revoke' ? rest.length !== 1 : rest.length !== 0) throw new InputError('arguments', sub === 'revoke' ? 'give exactly one key id' : `unexpected arguments: ${rest.join(' ')}`);
+  if (sub !== 'create' && sub !== 'list' && sub !== 'revoke')
+    throw new InputError('command', `unknown keys command "${sub ?? ''}" (create, list, revoke)`);
+  if (sub === 'revoke' ? rest.length !== 1 : rest.length !== 0)
+    throw new InputError('arguments', sub === 'revoke' ? 'give exactly one key id' : `unexpected arguments: ${rest.join(' ')}`);
 
   const config = loadConfig();
   const redis = createRedis(config.redisUrl, 'api');

@@ -86,7 +86,9 @@ function printReport(r: Report): string {
     `params ${r.params.before} → ${r.params.after} (−${pct(r.params.reduction)})   MACs ${r.macs.before} → ${r.macs.after} (−${pct(r.macs.reduction)})`,
     `accuracy original ${pct(r.accuracy.original)}   pruned ${pct(r.accuracy.pruned)}   fine-tuned ${pct(r.accuracy.fineTuned)}`,
     `agreement with original: pruned ${pct(r.agreement.pruned)}   fine-tuned ${pct(r.agreement.fineTuned)}`,
-    ...r.latency.map((l) => `latency batch ${l.batch}: ${l.beforeMs.toFixed(3)} ms → ${l.afterMs.toFixed(3)} ms (×${l.speedup.toFixed(2)})`),
+    ...r.latency.map(
+      (l) => `latency batch ${l.batch}: ${l.beforeMs.toFixed(3)} ms → ${l.afterMs.toFixed(3)} ms (×${l.speedup.toFixed(2)})`,
+    ),
   ].join('\n');
 }
 
@@ -116,7 +118,14 @@ async function prune(model: string, values: Record<string, any>): Promise<void> 
       statistics: values.statistics,
       scope: values.scope,
     },
-    { ratio: '--ratio', criterion: '--criterion', calibrationSamples: '--calibration-samples', seed: '--seed', statistics: '--statistics', scope: '--scope' },
+    {
+      ratio: '--ratio',
+      criterion: '--criterion',
+      calibrationSamples: '--calibration-samples',
+      seed: '--seed',
+      statistics: '--statistics',
+      scope: '--scope',
+    },
   );
   const fineTune = parseWith(
     fineTuneSchema,
@@ -128,7 +137,14 @@ async function prune(model: string, values: Record<string, any>): Promise<void> 
       temperature: numberFlag(values, 'temperature'),
       distillWeight: numberFlag(values, 'distill-weight'),
     },
-    { epochs: '--epochs', batchSize: '--batch-size', learningRate: '--lr', weightDecay: '--weight-decay', temperature: '--temperature', distillWeight: '--distill-weight' },
+    {
+      epochs: '--epochs',
+      batchSize: '--batch-size',
+      learningRate: '--lr',
+      weightDecay: '--weight-decay',
+      temperature: '--temperature',
+      distillWeight: '--distill-weight',
+    },
   );
   // Absent: LOPPER_BACKEND, else auto (decided by initBackend).
   const backend = parseWith(z.enum(BACKENDS).optional(), values.backend, { '': '--backend' });
@@ -142,7 +158,11 @@ async function prune(model: string, values: Record<string, any>): Promise<void> 
       { model, data, evalData: values['eval-data'], outDir, pruning, fineTune, backend },
       { onProgress: values.json ? undefined : progressPrinter(), signal: abort.signal },
     );
-    process.stdout.write((values.json ? JSON.stringify(report, null, 2) : `${printReport(report)}\nwrote ${outDir}/{model.json,weights.bin,model.zip,statistics.json,report.json}`) + '\n');
+    process.stdout.write(
+      (values.json
+        ? JSON.stringify(report, null, 2)
+        : `${printReport(report)}\nwrote ${outDir}/{model.json,weights.bin,model.zip,statistics.json,report.json}`) + '\n',
+    );
   } finally {
     process.off('SIGINT', stop);
   }

@@ -51,7 +51,10 @@ export function checkCompatible(model: ModelFacts, data: DataFacts, evaluation: 
   }
   const inputShape = model.inputShape.slice(1);
   const classes = model.outputShape[model.outputShape.length - 1];
-  for (const [field, ds] of [[fields.data, data], [fields.evalData, evaluation]] as const) {
+  for (const [field, ds] of [
+    [fields.data, data],
+    [fields.evalData, evaluation],
+  ] as const) {
     if (!ds) continue;
     checkFitsModel(ds, inputShape, field);
     if (ds.hasLabels && ds.classes !== null && typeof classes === 'number' && ds.classes > classes) {
@@ -60,6 +63,9 @@ export function checkCompatible(model: ModelFacts, data: DataFacts, evaluation: 
   }
   // Without separate evaluation data a share of the data is held out, and both parts need a sample.
   if (!evaluation && data.samples < 2) {
-    throw new InputError(fields.data, `${fields.data}: cannot hold out evaluation samples from a dataset of ${data.samples} sample; give separate evaluation data`);
+    throw new InputError(
+      fields.data,
+      `${fields.data}: cannot hold out evaluation samples from a dataset of ${data.samples} sample; give separate evaluation data`,
+    );
   }
 }

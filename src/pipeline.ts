@@ -83,7 +83,11 @@ async function loadInputs(input: PipelineInput, model: tf.LayersModel, blocks: B
   const data = await loadDataset(input.data, 'data');
   const evaluation = input.evalData ? await loadDataset(input.evalData, 'evalData') : null;
   const facts = { inputShape: model.inputs[0].shape, outputShape: model.outputs[0].shape, ...blocks };
-  checkCompatible(facts, describeDataset(data), evaluation && describeDataset(evaluation), { model: 'model', data: 'data', evalData: 'evalData' });
+  checkCompatible(facts, describeDataset(data), evaluation && describeDataset(evaluation), {
+    model: 'model',
+    data: 'data',
+    evalData: 'evalData',
+  });
   return evaluation ? { train: data, evaluation } : splitHoldout(data, HOLDOUT_FRACTION, input.pruning.seed);
 }
 
@@ -117,7 +121,10 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     const { model } = await loadModel(input.model, input.modelLimits);
     disposables.push(model);
     if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-      throw new InputError('model', `models with ${model.inputs.length} inputs and ${model.outputs.length} outputs are not supported: one input and one output`);
+      throw new InputError(
+        'model',
+        `models with ${model.inputs.length} inputs and ${model.outputs.length} outputs are not supported: one input and one output`,
+      );
     }
     const found = findBlocks(model);
     const { blocks, notPrunable } = found;
@@ -126,13 +133,16 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     timings.loading = lap();
 
     report('statistics', 0);
-    const calibration = takeSamples(train, shuffledIndices(train.n, pruning.seed).subarray(0, Math.min(train.n, pruning.calibrationSamples)));
-    if (calibration.n < 2) throw new InputError('data', `variance needs at least 2 calibration samples, the training data has ${calibration.n}`);
+    const calibration = takeSamples(
+      train,
+      shuffledIndices(train.n, pruning.seed).subarray(0, Math.min(train.n, pruning.calibrationSamples)),
+    );
+    if (calibration.n < 2)
+      throw new InputError('data', `variance needs at least 2 calibration samples, the training data has ${calibration.n}`);
     const onBatch = (done: number, total: number) => report('statistics', done / total);
     const stats = await collectStatistics(model, blocks, calibration, { mode: 'post', signal: hooks.signal, onBatch });
-    const rankingStats = pruning.statistics === 'pre'
-      ? await collectStatistics(model, blocks, calibration, { mode: 'pre', signal: hooks.signal })
-      : stats;
+    const rankingStats =
+      pruning.statistics === 'pre' ? await collectStatistics(model, blocks, calibration, { mode: 'pre', signal: hooks.signal }) : stats;
     timings.statistics = lap();
 
     checkAbort();
@@ -179,14 +189,26 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     checkAbort();
     report('measuring', 0);
     const latency = await compareLatency(model, pruned, train.sampleShape);
-    const cost = { params: { before: countParams(model), after: countParams(pruned) }, macs: { before: countMacs(model), after: countMacs(pruned) } };
+    const cost = {
+      params: { before: countParams(model), after: countParams(pruned) },
+      macs: { before: countMacs(model), after: countMacs(pruned) },
+    };
     timings.measure = lap();
 
     checkAbort();
     report('saving', 0);
     const statistics = buildStatistics(blocks, stats, lowVarianceShare);
     const result = buildReport({
-      engine, pruning, tuning, blocks, kept, notPrunable, cost, latency, epochs, timings,
+      engine,
+      pruning,
+      tuning,
+      blocks,
+      kept,
+      notPrunable,
+      cost,
+      latency,
+      epochs,
+      timings,
       calibrationSamples: calibration.n,
       samples: { train: train.n, evaluation: evaluation.n },
       accuracy: { original: original.accuracy, pruned: afterPrune.accuracy, fineTuned: afterTune?.accuracy ?? null },

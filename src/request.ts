@@ -19,7 +19,11 @@ export const pruningSchema = z
     meanShift: z.boolean().default(true),
     // Variance needs at least two samples (unbiased M2 / (N - 1)); the pipeline clamps to the data.
     calibrationSamples: z
-      .number().int().min(2).max(1e8).default(1024)
+      .number()
+      .int()
+      .min(2)
+      .max(1e8)
+      .default(1024)
       .describe("Clamped to the dataset's size; the service's MAX_CALIBRATION_SAMPLES is the ceiling."),
     seed: z.number().int().min(0).max(SEED_MAX).default(0),
     // Ablations: statistics of the pre-activation (fc1 output) instead of the post-activation,
@@ -32,7 +36,13 @@ export const pruningSchema = z
 export const fineTuneSchema = z
   .object({
     epochs: z.number().int().min(0).max(100_000).default(10).describe("The service's MAX_EPOCHS is the ceiling."),
-    batchSize: z.number().int().positive().max(1 << 20).default(32).describe("The service's MAX_BATCH_SIZE is the ceiling."),
+    batchSize: z
+      .number()
+      .int()
+      .positive()
+      .max(1 << 20)
+      .default(32)
+      .describe("The service's MAX_BATCH_SIZE is the ceiling."),
     learningRate: z.number().positive().max(1).default(1.5e-5),
     weightDecay: z.number().min(0).max(10).default(0.01),
     // Distillation: KL(teacher_T || student_T) * T^2, mixed with cross-entropy on labels when

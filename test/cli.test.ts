@@ -12,7 +12,8 @@ import { encodeNpz } from '../src/io/npz-write.js';
 import { buildMlp } from '../scripts/lib/train-mlp.js';
 
 const BIN = resolve('bin/lopper.js');
-const lopper = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, LOPPER_BACKEND: 'wasm' } });
+const lopper = (...args: string[]) =>
+  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, LOPPER_BACKEND: 'wasm' } });
 
 describe('lopper CLI', () => {
   let dir: string;
@@ -38,7 +39,13 @@ describe('lopper CLI', () => {
     const r = lopper('inspect', join(dir, 'model', 'model.json'), '--json');
     assert.equal(r.status, 0, r.stderr);
     const summary = JSON.parse(r.stdout);
-    assert.deepEqual(summary.blocks.map((b: any) => [b.fc1, b.fc2, b.hidden]), [['fc1', 'fc2', 16], ['fc2', 'classifier', 8]]);
+    assert.deepEqual(
+      summary.blocks.map((b: any) => [b.fc1, b.fc2, b.hidden]),
+      [
+        ['fc1', 'fc2', 16],
+        ['fc2', 'classifier', 8],
+      ],
+    );
     assert.deepEqual(summary.inputShape, [null, 12]);
     assert.equal(summary.params, 12 * 16 + 16 + 16 * 8 + 8 + 8 * 3 + 3);
   });
@@ -71,20 +78,52 @@ describe('lopper CLI', () => {
     const r = lopper('prune', join(dir, 'model'), '--data', join(dir, 'good.npz'), '--ratio', '0.5', '--out', file);
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /not a folder/);
-    const c = lopper('prune', join(dir, 'model'), '--data', join(dir, 'good.npz'), '--ratio', '0.5', '--calibration-samples', '1', '--out', join(dir, 'o2'));
+    const c = lopper(
+      'prune',
+      join(dir, 'model'),
+      '--data',
+      join(dir, 'good.npz'),
+      '--ratio',
+      '0.5',
+      '--calibration-samples',
+      '1',
+      '--out',
+      join(dir, 'o2'),
+    );
     assert.equal(c.status, 2, c.stderr);
     assert.match(c.stderr, /--calibration-samples/);
   });
 
   it('leaves no parent folders behind when a run into a new nested --out fails', () => {
-    const r = lopper('prune', join(dir, 'model'), '--data', join(dir, 'nan.npz'), '--ratio', '0.5', '--out', join(dir, 'new', 'deeper', 'out'));
+    const r = lopper(
+      'prune',
+      join(dir, 'model'),
+      '--data',
+      join(dir, 'nan.npz'),
+      '--ratio',
+      '0.5',
+      '--out',
+      join(dir, 'new', 'deeper', 'out'),
+    );
     assert.equal(r.status, 2, r.stderr);
     assert.equal(existsSync(join(dir, 'new')), false);
   });
 
   it('prunes and writes the five files', async () => {
     const out = join(dir, 'out');
-    const r = lopper('prune', join(dir, 'model'), '--data', join(dir, 'good.npz'), '--ratio', '0.25', '--epochs', '1', '--out', out, '--json');
+    const r = lopper(
+      'prune',
+      join(dir, 'model'),
+      '--data',
+      join(dir, 'good.npz'),
+      '--ratio',
+      '0.25',
+      '--epochs',
+      '1',
+      '--out',
+      out,
+      '--json',
+    );
     assert.equal(r.status, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     assert.equal(report.prunedNeurons.removed, 6);

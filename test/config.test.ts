@@ -27,7 +27,10 @@ test('values are coerced, empty ones count as unset, bad ones are named', () => 
   assert.equal(c.maxUploadBytes, 1000);
   assert.equal(c.apiKey, undefined);
   assert.equal(c.lockDurationMs, 2000);
-  assert.throws(() => loadConfig({ PORT: 'eighty' }), (e: Error) => e instanceof ConfigError && /PORT/.test(e.message));
+  assert.throws(
+    () => loadConfig({ PORT: 'eighty' }),
+    (e: Error) => e instanceof ConfigError && /PORT/.test(e.message),
+  );
   assert.throws(() => loadConfig({ REDIS_URL: 'http://x' }), /REDIS_URL/);
   assert.throws(() => loadConfig({ LOPPER_BACKEND: 'tpu' }), /LOPPER_BACKEND/);
   assert.throws(() => loadConfig({ LOPPER_PREFIX: 'a b' }), /LOPPER_PREFIX/);
@@ -36,7 +39,11 @@ test('values are coerced, empty ones count as unset, bad ones are named', () => 
 test('WEBHOOK_ALLOW_CIDRS: a list of ranges and addresses, each bad entry named', () => {
   assert.deepEqual(loadConfig({}).webhookAllowCidrs, []);
   assert.equal(loadConfig({}).webhookAttempts, 8);
-  assert.deepEqual(loadConfig({ WEBHOOK_ALLOW_CIDRS: ' 10.0.0.0/8, 127.0.0.1 ,fd00::/8,' }).webhookAllowCidrs, ['10.0.0.0/8', '127.0.0.1', 'fd00::/8']);
+  assert.deepEqual(loadConfig({ WEBHOOK_ALLOW_CIDRS: ' 10.0.0.0/8, 127.0.0.1 ,fd00::/8,' }).webhookAllowCidrs, [
+    '10.0.0.0/8',
+    '127.0.0.1',
+    'fd00::/8',
+  ]);
   for (const bad of ['10.0.0.0/33', 'localhost', '10.0.0.0/8/1', '::1/129', '10.0.0.0/x']) {
     assert.throws(
       () => loadConfig({ WEBHOOK_ALLOW_CIDRS: `127.0.0.1/32,${bad}` }),
@@ -64,9 +71,17 @@ test('the engine settings: validated with the service config, parsed by the engi
   const t = loadConfig(tuned);
   assert.deepEqual(loadConfig(configToEnv(t)), t);
   // Once read as Number(...) or `=== '1'`: a typo fell back silently; now it is named.
-  for (const [name, bad] of [['LOPPER_WEBGPU_SUBMIT_BATCH', '0'], ['LOPPER_WEBGPU_SUBMIT_BATCH', '1e3.5'], ['LOPPER_WEBGPU_CPU_FORWARD', 'true']]) {
+  for (const [name, bad] of [
+    ['LOPPER_WEBGPU_SUBMIT_BATCH', '0'],
+    ['LOPPER_WEBGPU_SUBMIT_BATCH', '1e3.5'],
+    ['LOPPER_WEBGPU_CPU_FORWARD', 'true'],
+  ]) {
     for (const parse of [loadConfig, loadEngineSettings]) {
-      assert.throws(() => parse({ [name]: bad }), (e: Error) => e instanceof ConfigError && e.message.includes(name), `${name}=${bad}`);
+      assert.throws(
+        () => parse({ [name]: bad }),
+        (e: Error) => e instanceof ConfigError && e.message.includes(name),
+        `${name}=${bad}`,
+      );
     }
   }
   // The service declares every engine variable (so a bad one stops it at start), as the same object.
@@ -87,7 +102,11 @@ test("README's configuration tables are the ones rendered from the declaration (
   for (const table of ['service', 'access', 'webhooks', 'limits', 'gpu'] as const) assert.ok(readme.includes(renderTable(table)), table);
   assert.equal(renderReadme(readme), readme);
   for (const table of ['service', 'access', 'webhooks', 'limits', 'gpu']) {
-    assert.match(readme, new RegExp(`<!-- prettier-ignore-start -->\n<!-- config:${table} -->[^]*?<!-- /config:${table} -->\n<!-- prettier-ignore-end -->`), `${table} is kept from prettier`);
+    assert.match(
+      readme,
+      new RegExp(`<!-- prettier-ignore-start -->\n<!-- config:${table} -->[^]*?<!-- /config:${table} -->\n<!-- prettier-ignore-end -->`),
+      `${table} is kept from prettier`,
+    );
   }
   for (const name of Object.keys(SETTINGS)) assert.ok(readme.includes(`| \`${name}\` |`), name);
 });

@@ -35,8 +35,14 @@ describe('MNIST digits, 50% pruning', () => {
     const model = await trainMlp({ inputSize: 784, hidden: [256], classes: 10, seed: 2 }, train, 6);
     await mkdir(join(dir, 'model'));
     await saveModelFiles(model, join(dir, 'model'));
-    await writeFile(join(dir, 'train.npz'), encodeNpz({ x: { data: train.x, shape: [train.n, 784] }, y: { data: train.y, shape: [train.n] } }));
-    await writeFile(join(dir, 'test.npz'), encodeNpz({ x: { data: test.x, shape: [test.n, 784] }, y: { data: test.y, shape: [test.n] } }, true));
+    await writeFile(
+      join(dir, 'train.npz'),
+      encodeNpz({ x: { data: train.x, shape: [train.n, 784] }, y: { data: train.y, shape: [train.n] } }),
+    );
+    await writeFile(
+      join(dir, 'test.npz'),
+      encodeNpz({ x: { data: test.x, shape: [test.n, 784] }, y: { data: test.y, shape: [test.n] } }, true),
+    );
     model.dispose();
   });
   after(() => rm(dir, { recursive: true, force: true }));
@@ -46,21 +52,28 @@ describe('MNIST digits, 50% pruning', () => {
     const magnitude = await run('magnitude', { criterion: 'magnitude' }, { epochs: 0 });
     const random = await run('random', { criterion: 'random', seed: 4 }, { epochs: 0 });
     const acc = (r: Report) => r.accuracy.pruned!;
-    t.diagnostic(`original ${vbp.accuracy.original}; pruned: variance ${acc(vbp)}, magnitude ${acc(magnitude)}, random ${acc(random)}; fine-tuned ${vbp.accuracy.fineTuned}`);
+    t.diagnostic(
+      `original ${vbp.accuracy.original}; pruned: variance ${acc(vbp)}, magnitude ${acc(magnitude)}, random ${acc(random)}; fine-tuned ${vbp.accuracy.fineTuned}`,
+    );
     assert.ok(acc(vbp) > acc(magnitude), `variance ${acc(vbp)} vs magnitude ${acc(magnitude)}`);
     assert.ok(acc(vbp) > acc(random), `variance ${acc(vbp)} vs random ${acc(random)}`);
-    assert.ok(vbp.accuracy.fineTuned! >= 0.98 * vbp.accuracy.original!, `fine-tuned ${vbp.accuracy.fineTuned} vs original ${vbp.accuracy.original}`);
+    assert.ok(
+      vbp.accuracy.fineTuned! >= 0.98 * vbp.accuracy.original!,
+      `fine-tuned ${vbp.accuracy.fineTuned} vs original ${vbp.accuracy.original}`,
+    );
     assert.equal(vbp.blocks[0].kept, 128);
     assert.equal(vbp.params.after < vbp.params.before, true);
 
     // The written model is an ordinary Layers model: plain tfjs loads it and it predicts.
     const json = JSON.parse(await readFile(join(dir, 'vbp', 'model.json'), 'utf8'));
     const weights = await readFile(join(dir, 'vbp', 'weights.bin'));
-    const reloaded = await tf.loadLayersModel(tf.io.fromMemory({
-      modelTopology: json.modelTopology,
-      weightSpecs: json.weightsManifest[0].weights,
-      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-    }));
+    const reloaded = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest[0].weights,
+        weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+      }),
+    );
     const out = reloaded.predict(tf.zeros([2, 784])) as tf.Tensor;
     assert.deepEqual(out.shape, [2, 10]);
     const stats = JSON.parse(await readFile(join(dir, 'vbp', 'statistics.json'), 'utf8'));

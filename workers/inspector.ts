@@ -29,7 +29,12 @@ async function inspect(task: InspectTask): Promise<unknown> {
   let unpacked = null;
   let files: Record<string, string>;
   if (task.kind === 'model-zip') {
-    unpacked = await unpackModelZip(task.zip, task.dir, { maxBytes: task.limits.maxUnzippedBytes, maxRatio: task.limits.maxCompressionRatio }, task.field);
+    unpacked = await unpackModelZip(
+      task.zip,
+      task.dir,
+      { maxBytes: task.limits.maxUnzippedBytes, maxRatio: task.limits.maxCompressionRatio },
+      task.field,
+    );
     files = Object.fromEntries(unpacked.map((f) => [f.name, f.path]));
   } else {
     files = task.files;

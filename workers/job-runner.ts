@@ -43,7 +43,10 @@ const reset = { stage: null, progress: 0, epoch: null, step: null, loss: null } 
 
 /** Runs the child to its end: its last message, its death, or the deadline. */
 function runChild(ctx: RunnerContext, job: Job<JobRequest>, signal: AbortSignal | undefined): Promise<Ended> {
-  const child: ChildProcess = fork(CHILD, [], { env: { ...ctx.env, [PARENT_PID_ENV]: String(process.pid) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(CHILD, [], {
+    env: { ...ctx.env, [PARENT_PID_ENV]: String(process.pid) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   return new Promise<Ended>((resolve) => {
     let outcome: Outcome | null = null;
     let timedOut = false;
@@ -75,7 +78,12 @@ function runChild(ctx: RunnerContext, job: Job<JobRequest>, signal: AbortSignal 
       signal?.removeEventListener('abort', onAbort);
       if (timedOut) resolve({ timedOut: true });
       else if (outcome) resolve({ outcome });
-      else resolve({ died: sig ? `its process was killed by ${sig}${sig === 'SIGKILL' ? ' (out of memory, or killed by hand)' : ''}` : `its process exited with code ${code}` });
+      else
+        resolve({
+          died: sig
+            ? `its process was killed by ${sig}${sig === 'SIGKILL' ? ' (out of memory, or killed by hand)' : ''}`
+            : `its process exited with code ${code}`,
+        });
     });
     child.once('error', (err) => ctx.log.error({ err, jobId: job.id }, 'job process error'));
     child.send({ cmd: 'run', id: job.id!, data: job.data } satisfies ToChild, (err) => {
@@ -93,7 +101,11 @@ export function createProcessor(ctx: RunnerContext) {
     if (!rec) throw new UnrecoverableError(`job record ${id} does not exist`);
     if (FINISHED_STATES.includes(rec.state)) throw new UnrecoverableError(`job is already ${rec.state}`);
     // An attempt still open here never ended: its worker vanished and the stall check requeued it.
-    let attemptLog: AttemptRecord[] = endAttempt(rec.attemptLog ?? [], 'lost', 'its worker stopped (killed or crashed); recovered by the stall check');
+    let attemptLog: AttemptRecord[] = endAttempt(
+      rec.attemptLog ?? [],
+      'lost',
+      'its worker stopped (killed or crashed); recovered by the stall check',
+    );
     const dropCheckpoint = () => rm(checkpointDir(config.dataDir, id), { recursive: true, force: true });
     if (rec.cancelRequested) {
       await dropCheckpoint();
@@ -103,7 +115,9 @@ export function createProcessor(ctx: RunnerContext) {
     // Attempts that broke count; one handed back by a shutting-down worker does not.
     const broken = attemptLog.filter((a) => a.outcome !== null && BROKEN.includes(a.outcome)).length;
     if (broken >= maxAttempts) {
-      const error = problem('job-failed', 500, `gave up after ${broken} broken attempts (JOB_ATTEMPTS); see attemptLog`, { instance: `/v1/jobs/${id}` });
+      const error = problem('job-failed', 500, `gave up after ${broken} broken attempts (JOB_ATTEMPTS); see attemptLog`, {
+        instance: `/v1/jobs/${id}`,
+      });
       await dropCheckpoint();
       await jobs.transition(id, { from: ['queued', 'active'], to: 'failed', set: { error, finishedAt: now(), attemptLog } });
       throw new UnrecoverableError(error.detail);
@@ -112,7 +126,8 @@ export function createProcessor(ctx: RunnerContext) {
     attemptLog = [...attemptLog, { attempt, workerId: ctx.workerId, startedAt: now(), endedAt: null, outcome: null }];
     // 'active' is allowed too: a job recovered after its worker died is still active in the record.
     const started = await jobs.transition(id, {
-      from: ['queued', 'active'], to: 'active',
+      from: ['queued', 'active'],
+      to: 'active',
       set: { startedAt: now(), attempts: attempt, ...reset, stage: 'loading', error: null, attemptLog },
     });
     if (!started.applied) throw new UnrecoverableError(`job is ${started.state ?? 'gone'}, not runnable`);
@@ -142,7 +157,11 @@ export function createProcessor(ctx: RunnerContext) {
     const closed = endAttempt(attemptLog, outcome, detail);
     // A shutdown abort that the child did not answer in time: hand the job back all the same.
     if (signal?.aborted && signal.reason === ABORT_SHUTDOWN) {
-      await jobs.transition(id, { from: ['active'], to: 'queued', set: { ...reset, attemptLog: endAttempt(attemptLog, 'released', detail) } });
+      await jobs.transition(id, {
+        from: ['active'],
+        to: 'queued',
+        set: { ...reset, attemptLog: endAttempt(attemptLog, 'released', detail) },
+      });
       await job.moveToWait(token);
       throw new WaitingError();
     }
@@ -155,10 +174,16 @@ export function createProcessor(ctx: RunnerContext) {
     await dropCheckpoint();
     if (signal?.aborted) {
       // A cancel the child did not answer in time.
-      await jobs.transition(id, { from: ['active'], to: 'cancelled', set: { finishedAt: now(), attemptLog: endAttempt(attemptLog, 'cancelled', detail) } });
+      await jobs.transition(id, {
+        from: ['active'],
+        to: 'cancelled',
+        set: { finishedAt: now(), attemptLog: endAttempt(attemptLog, 'cancelled', detail) },
+      });
       throw new UnrecoverableError('cancelled');
     }
-    const error = problem('job-failed', 500, broken > 0 ? `${detail} (broken attempt ${broken + 1} of ${maxAttempts})` : detail, { instance: `/v1/jobs/${id}` });
+    const error = problem('job-failed', 500, broken > 0 ? `${detail} (broken attempt ${broken + 1} of ${maxAttempts})` : detail, {
+      instance: `/v1/jobs/${id}`,
+    });
     await jobs.transition(id, { from: ['active'], to: 'failed', set: { error, finishedAt: now(), attemptLog: closed } });
     log.warn({ jobId: id, attempt, outcome, detail }, 'job failed');
     throw new UnrecoverableError(detail);

@@ -47,7 +47,6 @@ function requestField(field: string): string {
   return field;
 }
 
-
 const now = () => new Date().toISOString();
 const clean = (...dirs: string[]) => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 
@@ -96,7 +95,12 @@ async function run(id: string, data: unknown): Promise<Outcome> {
         pruning: request.pruning,
         fineTune: request.fineTune,
         backend: config.backend,
-        modelLimits: { ...DEFAULT_MODEL_LIMITS, maxParams: config.maxModelParams, maxLayers: config.maxModelLayers, maxDepth: config.maxConfigDepth },
+        modelLimits: {
+          ...DEFAULT_MODEL_LIMITS,
+          maxParams: config.maxModelParams,
+          maxLayers: config.maxModelLayers,
+          maxDepth: config.maxConfigDepth,
+        },
       },
       { onProgress: reporter.onProgress, signal, checkpoint },
     );
@@ -113,7 +117,12 @@ async function run(id: string, data: unknown): Promise<Outcome> {
       from: ['active'],
       to: 'completed',
       set: {
-        report, artifacts, metrics: { epochs: report.fineTune.epochs }, stage: 'saving', progress: 1, finishedAt: now(),
+        report,
+        artifacts,
+        metrics: { epochs: report.fineTune.epochs },
+        stage: 'saving',
+        progress: 1,
+        finishedAt: now(),
         attemptLog: endAttempt(attempts, 'completed'),
       },
     });
@@ -131,14 +140,26 @@ async function run(id: string, data: unknown): Promise<Outcome> {
       if (signal.reason === ABORT_SHUTDOWN) {
         // The worker is shutting down: the job goes back to the queue for another worker.
         await jobs.transition(id, {
-          from: ['active'], to: 'queued',
-          set: { stage: null, progress: 0, epoch: null, step: null, loss: null, attemptLog: endAttempt(attempts, 'released', 'the worker shut down') },
+          from: ['active'],
+          to: 'queued',
+          set: {
+            stage: null,
+            progress: 0,
+            epoch: null,
+            step: null,
+            loss: null,
+            attemptLog: endAttempt(attempts, 'released', 'the worker shut down'),
+          },
         });
         log.info({ jobId: id }, 'job released on shutdown');
         return { kind: 'released' };
       }
       await clean(ckptDir);
-      await jobs.transition(id, { from: ['active'], to: 'cancelled', set: { finishedAt: now(), attemptLog: endAttempt(attempts, 'cancelled') } });
+      await jobs.transition(id, {
+        from: ['active'],
+        to: 'cancelled',
+        set: { finishedAt: now(), attemptLog: endAttempt(attempts, 'cancelled') },
+      });
       log.info({ jobId: id }, 'job cancelled');
       return { kind: 'cancelled' };
     }
@@ -149,7 +170,11 @@ async function run(id: string, data: unknown): Promise<Outcome> {
     }
     // A bad model or dataset fails the same way every time: no retry.
     await clean(ckptDir);
-    await jobs.transition(id, { from: ['active'], to: 'failed', set: { error, finishedAt: now(), attemptLog: endAttempt(attempts, 'failed', error.detail) } });
+    await jobs.transition(id, {
+      from: ['active'],
+      to: 'failed',
+      set: { error, finishedAt: now(), attemptLog: endAttempt(attempts, 'failed', error.detail) },
+    });
     log.warn({ jobId: id, detail: error.detail }, 'job failed');
     return { kind: 'failed', detail: error.detail };
   } finally {

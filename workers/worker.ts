@@ -75,7 +75,12 @@ export async function startWorker(config: Config, opts: { logger?: Logger } = {}
   let progressAt: string | null = null;
 
   const processor = createProcessor({
-    config, jobs, log, workerId: id, env, storage: new LocalDiskStorage(config.dataDir),
+    config,
+    jobs,
+    log,
+    workerId: id,
+    env,
+    storage: new LocalDiskStorage(config.dataDir),
     onProgress: () => {
       progressAt = new Date().toISOString();
     },
@@ -134,7 +139,15 @@ export async function startWorker(config: Config, opts: { logger?: Logger } = {}
     log,
   });
 
-  const info = () => ({ id, host: hostname(), pid: process.pid, ...engine, startedAt, jobId: currentJob, progressAt: currentJob ? progressAt : null });
+  const info = () => ({
+    id,
+    host: hostname(),
+    pid: process.pid,
+    ...engine,
+    startedAt,
+    jobId: currentJob,
+    progressAt: currentJob ? progressAt : null,
+  });
   const beat = () => registry.beat(info()).catch((err) => log.warn({ err }, 'heartbeat failed'));
   await beat();
   const heartbeat = setInterval(beat, HEARTBEAT_MS);

@@ -27,7 +27,9 @@ export function ensureFashionMnist(log: (line: string) => void = console.log): v
   if (missing().length === 0) return;
   log(`Fashion-MNIST not found under ${FASHION_DIR}: trying apt-get install -y dataset-fashion-mnist`);
   const asRoot = process.getuid?.() === 0;
-  const cmd = asRoot ? ['apt-get', ['install', '-y', 'dataset-fashion-mnist']] as const : ['sudo', ['-n', 'apt-get', 'install', '-y', 'dataset-fashion-mnist']] as const;
+  const cmd = asRoot
+    ? (['apt-get', ['install', '-y', 'dataset-fashion-mnist']] as const)
+    : (['sudo', ['-n', 'apt-get', 'install', '-y', 'dataset-fashion-mnist']] as const);
   const result = spawnSync(cmd[0], [...cmd[1]], { stdio: 'inherit' });
   const still = missing();
   if (still.length) {
@@ -54,7 +56,8 @@ function split(images: string, labels: string): Split {
   const img = readIdx(images, 0x00000803);
   const lab = readIdx(labels, 0x00000801);
   const n = img.dims[0];
-  if (lab.dims[0] !== n || img.dims[1] !== 28 || img.dims[2] !== 28) throw new Error(`${images}/${labels}: unexpected shapes [${img.dims}] / [${lab.dims}]`);
+  if (lab.dims[0] !== n || img.dims[1] !== 28 || img.dims[2] !== 28)
+    throw new Error(`${images}/${labels}: unexpected shapes [${img.dims}] / [${lab.dims}]`);
   const x = new Float32Array(img.data.length);
   for (let i = 0; i < x.length; i++) x[i] = img.data[i] / 255;
   return { x, y: Int32Array.from(lab.data), n };

@@ -15,7 +15,10 @@ const PIXELS = 784;
 
 function readAll(): Digits {
   const root = dirname(createRequire(import.meta.url).resolve('mnist/package.json'));
-  const parts = Array.from({ length: 10 }, (_, d) => JSON.parse(readFileSync(join(root, 'src', 'digits', `${d}.json`), 'utf8')).data as number[]);
+  const parts = Array.from(
+    { length: 10 },
+    (_, d) => JSON.parse(readFileSync(join(root, 'src', 'digits', `${d}.json`), 'utf8')).data as number[],
+  );
   const n = parts.reduce((a, p) => a + p.length / PIXELS, 0);
   const x = new Float32Array(n * PIXELS);
   const y = new Int32Array(n);

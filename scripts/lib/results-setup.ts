@@ -53,7 +53,10 @@ export const MLP_SPEC = { inputSize: 784, hidden: [256, 256], classes: 10, seed:
 export const VIT_SPEC: VitSpec = { ...TINY_VIT, dim: 32, heads: 2, mlp: 128, seed: 1 };
 
 /** How each reference model is trained (part of the cache key). */
-export const RECIPES: Record<`${DatasetName}-${ModelName}`, { trainSamples: number; epochs: number; batchSize: number; learningRate: number }> = {
+export const RECIPES: Record<
+  `${DatasetName}-${ModelName}`,
+  { trainSamples: number; epochs: number; batchSize: number; learningRate: number }
+> = {
   'mnist-mlp': { trainSamples: 8000, epochs: 10, batchSize: 64, learningRate: 1e-3 },
   'fashion-mlp': { trainSamples: 60000, epochs: 3, batchSize: 64, learningRate: 1e-3 },
   'mnist-vit': { trainSamples: 8000, epochs: 10, batchSize: 64, learningRate: 1e-3 },
@@ -115,7 +118,9 @@ export async function ensureModel(cacheDir: string, dataset: DatasetName, kind: 
     model = await trainMlp(MLP_SPEC, data, recipe.epochs, recipe.batchSize);
   } else {
     model = await trainTinyVit(data, recipe.epochs, {
-      spec: VIT_SPEC, batchSize: recipe.batchSize, learningRate: recipe.learningRate,
+      spec: VIT_SPEC,
+      batchSize: recipe.batchSize,
+      learningRate: recipe.learningRate,
       onEpoch: (e, loss, acc) => log(`  ${key} epoch ${e}: loss ${loss.toFixed(4)} acc ${acc.toFixed(4)}`),
     });
   }
@@ -124,7 +129,15 @@ export async function ensureModel(cacheDir: string, dataset: DatasetName, kind: 
   const testAccuracy = agreementRate(topOne(out.data, 10), test.y);
   mkdirSync(dir, { recursive: true });
   await saveModelFiles(model, dir);
-  const meta: ModelMeta = { key, recipe, spec, params: model.countParams(), testAccuracy, trainSeconds, trainedAt: new Date().toISOString() };
+  const meta: ModelMeta = {
+    key,
+    recipe,
+    spec,
+    params: model.countParams(),
+    testAccuracy,
+    trainSeconds,
+    trainedAt: new Date().toISOString(),
+  };
   writeFileSync(metaPath(dir), JSON.stringify(meta, null, 2) + '\n');
   model.dispose();
   log(`trained ${key}: test accuracy ${(testAccuracy * 100).toFixed(2)}% in ${trainSeconds.toFixed(0)} s`);

@@ -15,16 +15,25 @@ export function buildMlp(spec: MlpSpec): tf.Sequential {
   const seed = spec.seed ?? 1;
   const model = tf.sequential();
   spec.hidden.forEach((units, i) => {
-    model.add(tf.layers.dense({
-      units,
-      activation: spec.activation ?? 'relu',
-      inputShape: i === 0 ? [spec.inputSize] : undefined,
-      kernelInitializer: tf.initializers.glorotUniform({ seed: seed + i }),
-      name: `fc${i + 1}`,
-    }));
+    model.add(
+      tf.layers.dense({
+        units,
+        activation: spec.activation ?? 'relu',
+        inputShape: i === 0 ? [spec.inputSize] : undefined,
+        kernelInitializer: tf.initializers.glorotUniform({ seed: seed + i }),
+        name: `fc${i + 1}`,
+      }),
+    );
     if (spec.dropout) model.add(tf.layers.dropout({ rate: spec.dropout, seed: seed + i, name: `dropout${i + 1}` }));
   });
-  model.add(tf.layers.dense({ units: spec.classes, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 99 }), name: 'classifier' }));
+  model.add(
+    tf.layers.dense({
+      units: spec.classes,
+      activation: 'softmax',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 99 }),
+      name: 'classifier',
+    }),
+  );
   return model;
 }
 

@@ -27,9 +27,7 @@ export type InspectTask =
   | { kind: 'dataset'; path: string; field: string; limits: InspectLimits };
 
 /** What the child answers: a summary, or the InputError (or other failure) it hit. */
-export type InspectReply =
-  | { id: number; ok: true; result: unknown }
-  | { id: number; ok: false; error: WireError };
+export type InspectReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: WireError };
 
 export interface InspectorOptions {
   concurrency: number;
@@ -95,7 +93,9 @@ class Sandbox {
         if (m?.ready) resolve();
         else fail(new Error('inspector sent no ready message'));
       });
-      this.child.once('exit', (code, signal) => fail(new Error(`inspector exited while starting (${signal ?? code}): ${this.output.trim()}`)));
+      this.child.once('exit', (code, signal) =>
+        fail(new Error(`inspector exited while starting (${signal ?? code}): ${this.output.trim()}`)),
+      );
       this.child.once('error', fail);
     });
     this.ready.catch(() => undefined); // observed by whoever awaits it
@@ -209,7 +209,9 @@ export class InspectorPool {
       return sandbox;
     }
     if (this.waiting.length >= MAX_WAITING_PER_CHILD * this.opts.concurrency) {
-      throw new ApiError('service-unavailable', 503, 'too many uploads are being inspected; try again shortly', 'body', { 'retry-after': '5' });
+      throw new ApiError('service-unavailable', 503, 'too many uploads are being inspected; try again shortly', 'body', {
+        'retry-after': '5',
+      });
     }
     const got = await new Promise<Sandbox | Error>((resolve) => this.waiting.push(resolve));
     if (got instanceof Error) throw got;
@@ -252,7 +254,10 @@ export class InspectorPool {
     const fresh = new Sandbox(this.script, this.opts);
     this.all.add(fresh);
     fresh.child.once('exit', () => this.forget(fresh));
-    fresh.ready.then(() => next(fresh), (err: Error) => next(err));
+    fresh.ready.then(
+      () => next(fresh),
+      (err: Error) => next(err),
+    );
   }
 
   /** Number of live children (for tests and metrics). */

@@ -64,10 +64,22 @@ const PROBLEM_RESPONSES: Record<number, { name: string; description: string; hea
   401: { name: 'Unauthorized', description: 'No key, or a key that is not valid.', kinds: ['unauthorized'] },
   403: { name: 'Forbidden', description: "The key's scopes do not include the one the route needs.", kinds: ['forbidden'] },
   404: { name: 'NotFound', description: 'No such resource (or one of another tenant).', kinds: ['not-found'] },
-  408: { name: 'RequestTimeout', description: 'The upload was too slow (UPLOAD_MIN_BYTES_PER_SEC over UPLOAD_IDLE_TIMEOUT_MS).', kinds: ['request-timeout'] },
+  408: {
+    name: 'RequestTimeout',
+    description: 'The upload was too slow (UPLOAD_MIN_BYTES_PER_SEC over UPLOAD_IDLE_TIMEOUT_MS).',
+    kinds: ['request-timeout'],
+  },
   409: { name: 'Conflict', description: 'The resource is in a state that does not allow this.', kinds: ['conflict'] },
-  413: { name: 'TooLarge', description: 'Too large (MAX_UPLOAD_BYTES, unpacked sizes, the stored-bytes quota).', kinds: ['payload-too-large'] },
-  415: { name: 'UnsupportedMediaType', description: 'The body has another media type than the route takes.', kinds: ['unsupported-media-type'] },
+  413: {
+    name: 'TooLarge',
+    description: 'Too large (MAX_UPLOAD_BYTES, unpacked sizes, the stored-bytes quota).',
+    kinds: ['payload-too-large'],
+  },
+  415: {
+    name: 'UnsupportedMediaType',
+    description: 'The body has another media type than the route takes.',
+    kinds: ['unsupported-media-type'],
+  },
   416: { name: 'RangeNotSatisfiable', description: 'The byte range is outside the file.', kinds: ['range-not-satisfiable'] },
   422: { name: 'InvalidInput', description: 'The content is not valid; `field` names the input at fault.', kinds: ['invalid-input'] },
   429: {
@@ -157,7 +169,9 @@ const transformObject: FastifyDynamicSwaggerOptions['transformObject'] = (input)
       }
     }
   }
-  const byStatus = Object.values(PROBLEM_RESPONSES).map((r) => r.name).filter((n) => shared[n]);
+  const byStatus = Object.values(PROBLEM_RESPONSES)
+    .map((r) => r.name)
+    .filter((n) => shared[n]);
   doc.components.responses = Object.fromEntries(byStatus.map((n) => [n, shared[n]]));
   return doc;
 };
@@ -228,7 +242,12 @@ export function swaggerOptions(): FastifyDynamicSwaggerOptions {
   return {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Lopper', version: '1.0.0', summary: 'Pruning-as-a-service for trained TensorFlow.js Layers models.', description: DESCRIPTION },
+      info: {
+        title: 'Lopper',
+        version: '1.0.0',
+        summary: 'Pruning-as-a-service for trained TensorFlow.js Layers models.',
+        description: DESCRIPTION,
+      },
       servers: [{ url: '/' }],
       tags: ['models', 'datasets', 'jobs', 'webhooks', 'access', 'service'].map((name) => ({ name })),
       security: [{}, { bearer: [] }],

@@ -15,7 +15,8 @@ const WHAT: Record<QuotaName, string> = {
 /** Bytes go over with 413 (this upload is too large for what is left), counts with 429. */
 export function quotaExceeded(tenant: string, name: QuotaName, quota: Quota, detail?: string): ApiError {
   return new ApiError(
-    'quota-exceeded', name === 'storedBytes' ? 413 : 429,
+    'quota-exceeded',
+    name === 'storedBytes' ? 413 : 429,
     detail ?? `tenant "${tenant}" is at its quota of ${quota[name]} ${WHAT[name]} (quota.${name})`,
     `quota.${name}`,
   );
@@ -32,7 +33,12 @@ export async function checkUploadRoom(lopper: Services, req: FastifyRequest, kin
   const left = quota.storedBytes - usage.storedBytes;
   const declared = Number(req.headers['content-length'] ?? 0);
   if (left <= 0 || declared > left + FRAMING_BYTES) {
-    throw quotaExceeded(tenant, 'storedBytes', quota, `tenant "${tenant}" has ${Math.max(0, left)} of its ${quota.storedBytes} bytes left (quota.storedBytes); this upload is ${declared} bytes`);
+    throw quotaExceeded(
+      tenant,
+      'storedBytes',
+      quota,
+      `tenant "${tenant}" has ${Math.max(0, left)} of its ${quota.storedBytes} bytes left (quota.storedBytes); this upload is ${declared} bytes`,
+    );
   }
   return quota;
 }

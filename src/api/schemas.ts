@@ -115,7 +115,9 @@ export const jobSchema = z.object({
   attemptLog: z.array(attemptSchema).describe('Every start, oldest first; an attempt still running has endedAt and outcome null.'),
   request: jobRequestSchema,
   metrics: z.object({
-    epochs: z.array(z.object({ epoch: int, loss: z.number(), evalAccuracy: z.number().nullable().optional(), seconds: z.number().optional() })),
+    epochs: z.array(
+      z.object({ epoch: int, loss: z.number(), evalAccuracy: z.number().nullable().optional(), seconds: z.number().optional() }),
+    ),
   }),
   report: z.record(z.unknown()).nullable().describe("The core's report.json once the job completed."),
   error: problemSchema.nullable(),

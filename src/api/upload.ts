@@ -34,7 +34,12 @@ export interface Upload {
 export function safeName(filename: string, field: string): string {
   const base = filename.split(/[\\/]/).pop() ?? '';
   if (!base || base === '.' || base === '..' || /[\x00-\x1f]/.test(base) || base.length > 255) {
-    throw new ApiError('bad-request', 400, `file in field "${clip(field)}" has no usable filename (${clip(JSON.stringify(filename))})`, field);
+    throw new ApiError(
+      'bad-request',
+      400,
+      `file in field "${clip(field)}" has no usable filename (${clip(JSON.stringify(filename))})`,
+      field,
+    );
   }
   return base;
 }
@@ -50,8 +55,7 @@ export async function requireMultipart(req: FastifyRequest): Promise<void> {
   }
 }
 
-export const tooLarge = (max: number) =>
-  new ApiError('payload-too-large', 413, `upload exceeds MAX_UPLOAD_BYTES (${max} bytes)`, 'body');
+export const tooLarge = (max: number) => new ApiError('payload-too-large', 413, `upload exceeds MAX_UPLOAD_BYTES (${max} bytes)`, 'body');
 
 export async function receiveUpload(
   req: FastifyRequest,
@@ -71,7 +75,8 @@ export async function receiveUpload(
   // iteration; this ends it, and the file being written, so the folder is removed at once.
   const gone = new AbortController();
   const onClose = () => {
-    if (!req.raw.complete) gone.abort(new ApiError('bad-request', 400, 'the client closed the connection before the body was complete', 'body'));
+    if (!req.raw.complete)
+      gone.abort(new ApiError('bad-request', 400, 'the client closed the connection before the body was complete', 'body'));
   };
   // The request's own 'close' is not emitted once Node has dumped a body whose reply went out
   // (the 408 of a too-slow client); the socket's is.
@@ -80,14 +85,20 @@ export async function receiveUpload(
   const aborted = new Promise<never>((_, reject) => gone.signal.addEventListener('abort', () => reject(gone.signal.reason)));
   aborted.catch(() => undefined);
   try {
-    const parts = req.parts({ limits: { fileSize: opts.maxBytes, files: MAX_UPLOAD_FILES, fields: 16, fieldSize: 4096 } })[Symbol.asyncIterator]();
+    const iterable = req.parts({ limits: { fileSize: opts.maxBytes, files: MAX_UPLOAD_FILES, fields: 16, fieldSize: 4096 } });
+    const parts = iterable[Symbol.asyncIterator]();
     for (;;) {
       const next = await Promise.race([parts.next(), aborted]);
       if (next.done) break;
       const part = next.value;
       if (part.type === 'field') {
         if (!opts.fields.includes(part.fieldname)) {
-          throw new ApiError('bad-request', 400, `unexpected form field "${clip(part.fieldname)}" (allowed: ${opts.fields.join(', ') || 'none'})`, part.fieldname || 'body');
+          throw new ApiError(
+            'bad-request',
+            400,
+            `unexpected form field "${clip(part.fieldname)}" (allowed: ${opts.fields.join(', ') || 'none'})`,
+            part.fieldname || 'body',
+          );
         }
         upload.fields[part.fieldname] = String(part.value);
         continue;

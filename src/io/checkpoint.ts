@@ -17,7 +17,10 @@ interface Header {
 
 export async function saveCheckpoint(dir: string, c: FineTuneCheckpoint): Promise<void> {
   const header: Header = {
-    signature: c.signature, epoch: c.epoch, results: c.results, sizes: c.weights.map((w) => w.length),
+    signature: c.signature,
+    epoch: c.epoch,
+    results: c.results,
+    sizes: c.weights.map((w) => w.length),
     optimizer: c.optimizer ? { iterations: c.optimizer.iterations, size: c.optimizer.m.length } : null,
   };
   const json = Buffer.from(JSON.stringify(header));
@@ -45,7 +48,9 @@ export async function loadCheckpoint(dir: string): Promise<FineTuneCheckpoint | 
       return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
     };
     const weights = header.sizes.map(take);
-    const optimizer = header.optimizer ? { iterations: header.optimizer.iterations, m: take(header.optimizer.size), v: take(header.optimizer.size) } : null;
+    const optimizer = header.optimizer
+      ? { iterations: header.optimizer.iterations, m: take(header.optimizer.size), v: take(header.optimizer.size) }
+      : null;
     return { signature: header.signature, epoch: header.epoch, results: header.results, weights, optimizer };
   } catch {
     return null;

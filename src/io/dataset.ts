@@ -108,14 +108,12 @@ export function finiteX(field: string): ValueRule {
 export function labelForm(shape: number[], field: string): { columns: number | null; rule: ValueRule } {
   if (shape.length === 1 || (shape.length === 2 && shape[1] === 1)) return { columns: null, rule: classIds(field) };
   if (shape.length === 2 && shape[1] > 1) return { columns: shape[1], rule: finiteY(field) };
-  throw new InputError(
-    field,
-    `${field}: y must be 1-D class ids [n] or 2-D one-hot [n, classes], got shape [${shape.join(', ')}]`,
-  );
+  throw new InputError(field, `${field}: y must be 1-D class ids [n] or 2-D one-hot [n, classes], got shape [${shape.join(', ')}]`);
 }
 
 export function checkLabelCount(shape: number[], columns: number | null, n: number, field: string): void {
-  if (shape[0] !== n) throw new InputError(field, `${field}: y has ${shape[0]} ${columns === null ? 'labels' : 'rows'} but x has ${n} samples`);
+  if (shape[0] !== n)
+    throw new InputError(field, `${field}: y has ${shape[0]} ${columns === null ? 'labels' : 'rows'} but x has ${n} samples`);
 }
 
 function classIds(field: string): ValueRule {
@@ -128,7 +126,11 @@ function classIds(field: string): ValueRule {
       return -1;
     },
     error(i, v) {
-      const why = !Number.isInteger(v) ? 'is not an integer class id' : v < 0 ? 'is negative; class ids start at 0' : 'is too large for a class id';
+      const why = !Number.isInteger(v)
+        ? 'is not an integer class id'
+        : v < 0
+          ? 'is negative; class ids start at 0'
+          : 'is too large for a class id';
       return new InputError(field, `${field}: y[${i}] = ${v} ${why}`);
     },
   };

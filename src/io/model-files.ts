@@ -112,7 +112,8 @@ function checkSpec(w: unknown, where: string): number {
   const q = spec.quantization;
   if (q != null) {
     const bytes = QUANTIZED_BYTES[q.dtype as string];
-    if (!bytes) throw new InputError(where, `${where}: weight "${spec.name}" has unsupported quantization dtype ${JSON.stringify(q.dtype)}`);
+    if (!bytes)
+      throw new InputError(where, `${where}: weight "${spec.name}" has unsupported quantization dtype ${JSON.stringify(q.dtype)}`);
     if (q.dtype !== 'float16' && !(Number.isFinite(q.scale) && Number.isFinite(q.min))) {
       throw new InputError(where, `${where}: weight "${spec.name}" is ${q.dtype}-quantized but lacks numeric min and scale`);
     }
@@ -145,15 +146,19 @@ function checkFinite({ spec, where, offset, bytes }: StoredWeight, data: Uint8Ar
  * holds; past that, building it would only allocate memory before failing.
  */
 function weightBudget(artifacts: tf.io.ModelArtifacts, limits: ModelLimits): WeightBudget {
-  const declared = artifacts.weightData == null || artifacts.weightSpecs == null
-    ? Infinity
-    : artifacts.weightSpecs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+  const declared =
+    artifacts.weightData == null || artifacts.weightSpecs == null
+      ? Infinity
+      : artifacts.weightSpecs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   return declared < limits.maxParams
     ? { limit: declared, what: `the ${declared} values its weightsManifest holds` }
     : { limit: limits.maxParams, what: `the limit of ${limits.maxParams}` };
 }
 
-export async function loadModelFromArtifacts(artifacts: tf.io.ModelArtifacts, limits: ModelLimits = DEFAULT_MODEL_LIMITS): Promise<tf.LayersModel> {
+export async function loadModelFromArtifacts(
+  artifacts: tf.io.ModelArtifacts,
+  limits: ModelLimits = DEFAULT_MODEL_LIMITS,
+): Promise<tf.LayersModel> {
   try {
     return await withWeightBudget(weightBudget(artifacts, limits), () => tf.loadLayersModel(tf.io.fromMemory(artifacts)));
   } catch (e) {
@@ -170,7 +175,10 @@ export async function loadModelFromArtifacts(artifacts: tf.io.ModelArtifacts, li
 }
 
 /** Path (model.json, folder or .zip) to a loaded model, keeping the artifacts for re-saving. */
-export async function loadModel(path: string, limits: ModelLimits = DEFAULT_MODEL_LIMITS): Promise<{ model: tf.LayersModel; artifacts: tf.io.ModelArtifacts }> {
+export async function loadModel(
+  path: string,
+  limits: ModelLimits = DEFAULT_MODEL_LIMITS,
+): Promise<{ model: tf.LayersModel; artifacts: tf.io.ModelArtifacts }> {
   const artifacts = artifactsFromFiles(await readModelSource(path), limits);
   return { model: await loadModelFromArtifacts(artifacts, limits), artifacts };
 }

@@ -53,13 +53,19 @@ function usableName(name: string): boolean {
 function topologyMember(names: string[], field: string): string {
   const members = names.filter((n) => !isFolderOrFork(n));
   if (members.length > MAX_ZIP_MEMBERS) {
-    throw new InputError(field, `the zip holds ${members.length} files, more than ${MAX_ZIP_MEMBERS}; a model is model.json and its weight shards`);
+    throw new InputError(
+      field,
+      `the zip holds ${members.length} files, more than ${MAX_ZIP_MEMBERS}; a model is model.json and its weight shards`,
+    );
   }
   const named = members.filter((n) => basename(n) === 'model.json');
   const candidates = named.length > 0 ? named : members.filter((n) => n.toLowerCase().endsWith('.json'));
   if (candidates.length === 0) throw new InputError('model.json', 'model.json: the zip holds no model.json');
   if (candidates.length > 1) {
-    const list = candidates.slice(0, 5).map((n) => JSON.stringify(n.slice(0, 100))).join(', ');
+    const list = candidates
+      .slice(0, 5)
+      .map((n) => JSON.stringify(n.slice(0, 100)))
+      .join(', ');
     throw new InputError('model.json', `model.json: the zip holds several (${list}${candidates.length > 5 ? ', …' : ''}); zip one model`);
   }
   return candidates[0];
@@ -77,7 +83,10 @@ export async function unpackModelZip(zipPath: string, dir: string, limits: ZipLi
     const entries = await readZipDirectory(fh, (await fh.stat()).size, field).catch((e: Error) => {
       throw new InputError(field, `not a readable zip archive (${e.message.replace(/^.*\(zip\): /, '')})`);
     });
-    topology = topologyMember(entries.map((e) => e.name), field);
+    topology = topologyMember(
+      entries.map((e) => e.name),
+      field,
+    );
   } finally {
     await fh.close();
   }
@@ -119,7 +128,11 @@ export async function unpackModelZip(zipPath: string, dir: string, limits: ZipLi
         return;
       }
       if (total > RATIO_FLOOR_BYTES && total > limits.maxRatio * read) {
-        failure = new InputError(field, `the zip unpacks to more than ${limits.maxRatio}× its size (MAX_COMPRESSION_RATIO): refused as a zip bomb`, 413);
+        failure = new InputError(
+          field,
+          `the zip unpacks to more than ${limits.maxRatio}× its size (MAX_COMPRESSION_RATIO): refused as a zip bomb`,
+          413,
+        );
         return;
       }
       writeSync(fd, chunk);

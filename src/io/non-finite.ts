@@ -3,7 +3,12 @@
 // one loop per encoding so that each stays monomorphic: several GB/s.
 
 /** The first NaN or ±Infinity among `count` values stored little-endian at data[offset…], or null. */
-export function firstNonFinite(data: Uint8Array, offset: number, count: number, format: 'float32' | 'float16'): { index: number; value: number } | null {
+export function firstNonFinite(
+  data: Uint8Array,
+  offset: number,
+  count: number,
+  format: 'float32' | 'float16',
+): { index: number; value: number } | null {
   const width = format === 'float32' ? 4 : 2;
   // A typed view needs aligned bytes; after an odd-sized quantized weight they are copied first.
   const at = data.byteOffset + offset;

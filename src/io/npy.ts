@@ -3,15 +3,7 @@
 // Every problem is the caller's file, so every failure is an InputError naming the array.
 import { InputError } from '../errors.js';
 
-export type NpyData =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array;
+export type NpyData = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array;
 
 export interface NpyArray {
   /** NumPy's name for the stored dtype, e.g. "float32", "int64", "bool" (not the JS array type). */
@@ -70,9 +62,11 @@ export interface NpyHeader {
   dataBytes: number;
 }
 
-const npyFail = (field: string, name: string) => (why: string): never => {
-  throw new InputError(field, `${field}: ${name} is not a valid .npy array: ${why}`);
-};
+const npyFail =
+  (field: string, name: string) =>
+  (why: string): never => {
+    throw new InputError(field, `${field}: ${name} is not a valid .npy array: ${why}`);
+  };
 
 /** Parses one .npy file. `field` is the request input it came from, `name` the array's key. */
 export function parseNpy(bytes: Uint8Array, field: string, name: string): NpyArray {
@@ -197,7 +191,10 @@ function parseHeader(header: string, fail: (why: string) => never) {
   };
   const bool = (): boolean => {
     skipSpace();
-    for (const [word, value] of [['True', true], ['False', false]] as const) {
+    for (const [word, value] of [
+      ['True', true],
+      ['False', false],
+    ] as const) {
       if (header.startsWith(word, i)) {
         i += word.length;
         return value;
@@ -216,7 +213,11 @@ function parseHeader(header: string, fail: (why: string) => never) {
     const key = string();
     expect(':');
     skipSpace();
-    if ((key === 'descr' && descr !== undefined) || (key === 'fortran_order' && fortranOrder !== undefined) || (key === 'shape' && shape !== undefined)) {
+    if (
+      (key === 'descr' && descr !== undefined) ||
+      (key === 'fortran_order' && fortranOrder !== undefined) ||
+      (key === 'shape' && shape !== undefined)
+    ) {
       i = keyAt;
       bad(`duplicate key '${key}'`);
     }
@@ -248,10 +249,7 @@ function lookupDtype(descr: string, field: string, name: string): DtypeInfo {
   const order = descr[0];
   const info = DTYPES[descr.slice(1)];
   if (descr.slice(1) === 'O') {
-    throw new InputError(
-      field,
-      `${field}: ${name} has object dtype (|O), which cannot be read safely; save plain numeric arrays instead`,
-    );
+    throw new InputError(field, `${field}: ${name} has object dtype (|O), which cannot be read safely; save plain numeric arrays instead`);
   }
   // '|' (not applicable) is only meaningful for 1-byte types; '=' (native) never appears in
   // files numpy writes, but means little-endian on every host that could have written it.
@@ -272,7 +270,7 @@ function decode(raw: Uint8Array, dt: DtypeInfo, little: boolean, size: number, f
       // numpy pads headers to 64 bytes, so data in a freshly unzipped member is aligned and can be
       // viewed in place (datasets can be hundreds of MB); otherwise copy into an aligned buffer.
       // Either way the result may not start at .buffer's offset 0: use byteOffset with .buffer.
-      const aligned = (raw.byteOffset % dt.size) === 0;
+      const aligned = raw.byteOffset % dt.size === 0;
       return aligned ? new dt.ctor(raw.buffer as ArrayBuffer, raw.byteOffset, size) : new dt.ctor(raw.slice().buffer);
     }
     const out = new dt.ctor(new ArrayBuffer(size * dt.size));

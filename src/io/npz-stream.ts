@@ -7,7 +7,15 @@ import { pipeline } from 'node:stream';
 import { createInflateRaw } from 'node:zlib';
 import { InputError } from '../errors.js';
 import {
-  cannotRead, checkLabelCount, checkValues, finiteX, labelForm, missingX, xLayout, type DatasetSummary, type ValueRule,
+  cannotRead,
+  checkLabelCount,
+  checkValues,
+  finiteX,
+  labelForm,
+  missingX,
+  xLayout,
+  type DatasetSummary,
+  type ValueRule,
 } from './dataset.js';
 import { checkNpyDataLength, decodeNpyValues, readNpyHeader, type NpyData, type NpyHeader } from './npy.js';
 import { arrayKey, checkDeclaredSizes, checkZipMagic, corruptZip, memberSizeMismatch } from './npz.js';
@@ -37,7 +45,12 @@ const RATIO_GRACE_BYTES = 1 << 20;
 const INFLATE_CHUNK = 16 * 1024;
 const BLOCK_BYTES = 64 * 1024; // a multiple of every item size, so a full block holds whole elements
 
-export async function inspectNpzFile(path: string, field: string, limits: NpzLimits, options: NpzReadOptions = {}): Promise<DatasetSummary> {
+export async function inspectNpzFile(
+  path: string,
+  field: string,
+  limits: NpzLimits,
+  options: NpzReadOptions = {},
+): Promise<DatasetSummary> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
@@ -103,7 +116,10 @@ async function planMembers(fh: FileHandle, fileSize: number, field: string): Pro
 
 class UnpackBudget {
   private total = 0;
-  constructor(private readonly field: string, private readonly limits: NpzLimits) {}
+  constructor(
+    private readonly field: string,
+    private readonly limits: NpzLimits,
+  ) {}
 
   /** Counts `n` more bytes out of member `m`, which has now given `memberBytes`. */
   add(m: Member, memberBytes: number, n: number): void {
@@ -129,26 +145,36 @@ class UnpackBudget {
  * garbage that V8 reclaims late, and on a busy machine they pile up into tens of MiB.
  */
 async function readMember(
-  fh: FileHandle, fileSize: number, m: Member, buffer: Uint8Array, field: string, budget: UnpackBudget, sink: NpyStream | null,
+  fh: FileHandle,
+  fileSize: number,
+  m: Member,
+  buffer: Uint8Array,
+  field: string,
+  budget: UnpackBudget,
+  sink: NpyStream | null,
 ): Promise<void> {
   let produced = 0;
   const take = (bytes: Uint8Array) => {
     produced += bytes.length;
     budget.add(m, produced, bytes.length);
     if (sink && produced > m.originalSize) {
-      throw new InputError(field, `${field}: truncated or corrupt .npz: member "${m.name}" unpacks to more than the ${m.originalSize} bytes it declares`);
+      throw new InputError(
+        field,
+        `${field}: truncated or corrupt .npz: member "${m.name}" unpacks to more than the ${m.originalSize} bytes it declares`,
+      );
     }
     sink?.push(bytes);
   };
   const end = Math.min(fileSize, m.dataStart + m.size);
   if (m.compression === 0) {
-    for (let pos = m.dataStart; pos < end; ) {
+    for (let pos = m.dataStart; pos < end;) {
       const { bytesRead } = await fh.read(buffer, 0, Math.min(buffer.length, end - pos), pos);
       if (bytesRead === 0) break;
       pos += bytesRead;
       take(buffer.subarray(0, bytesRead));
     }
-  } else if (end > m.dataStart) { // no bytes to inflate give no bytes, as in unzipSync (zlib would say cut short)
+  } else if (end > m.dataStart) {
+    // no bytes to inflate give no bytes, as in unzipSync (zlib would say cut short)
     // `end` is inclusive; the handle outlives each member's stream.
     const raw = fh.createReadStream({ start: m.dataStart, end: end - 1, highWaterMark: buffer.length, autoClose: false });
     try {
@@ -237,7 +263,7 @@ class ElementBlocks {
   ) {}
 
   push(bytes: Uint8Array): void {
-    for (let p = 0; p < bytes.length; ) {
+    for (let p = 0; p < bytes.length;) {
       const n = Math.min(BLOCK_BYTES - this.fill, bytes.length - p);
       this.block.set(bytes.subarray(p, p + n), this.fill);
       this.fill += n;
@@ -312,14 +338,17 @@ class ValueScan {
   private bestIndex = Infinity;
   private bestValue = 0;
 
-  constructor(private readonly rule: ValueRule, header: NpyHeader) {
+  constructor(
+    private readonly rule: ValueRule,
+    header: NpyHeader,
+  ) {
     this.fortranShape = header.fortranOrder && header.shape.length > 1 ? header.shape : null;
   }
 
   block(values: NpyData, first: number): void {
     const shape = this.fortranShape;
     if (!shape) return checkValues(values, this.rule, first);
-    for (let from = 0; ; ) {
+    for (let from = 0; ;) {
       const i = this.rule.firstBad(values.subarray(from));
       if (i < 0) return;
       const at = from + i;

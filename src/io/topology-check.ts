@@ -47,7 +47,18 @@ function camel(s: string): string {
 }
 
 /** Config fields that are a dimension of some weight, so none can exceed maxParams. */
-const WEIGHT_DIMS = ['units', 'filters', 'kernelSize', 'outputDim', 'inputDim', 'numHeads', 'keyDim', 'valueDim', 'depthMultiplier', 'sequenceLength'];
+const WEIGHT_DIMS = [
+  'units',
+  'filters',
+  'kernelSize',
+  'outputDim',
+  'inputDim',
+  'numHeads',
+  'keyDim',
+  'valueDim',
+  'depthMultiplier',
+  'sequenceLength',
+];
 /** Config fields that are windows over an input, so none can exceed maxInputElements. */
 const WINDOWS = ['strides', 'poolSize', 'dilationRate'];
 /** Declared input shapes; the batch_* ones start with the batch dimension. */
@@ -207,7 +218,9 @@ function checkSizes(cf: Map<string, unknown>, label: string, limits: ModelLimits
     const [batch, sample] = key === 'inputShape' ? [batchSize ?? null, dims] : [dims[0] ?? null, dims.slice(1)];
     const perSample = sample.reduce<number>((n, d) => n * (d ?? 1), 1);
     if (perSample > limits.maxInputElements) {
-      fail(`${label}: ${snake(key)} ${shown(shape)} declares ${perSample} elements per sample, more than the limit of ${limits.maxInputElements}`);
+      fail(
+        `${label}: ${snake(key)} ${shown(shape)} declares ${perSample} elements per sample, more than the limit of ${limits.maxInputElements}`,
+      );
     }
     // A fixed batch size makes tfjs allocate per-batch state (a stateful RNN's), so it counts too.
     if (typeof batch === 'number' && batch * perSample > limits.maxInputElements) {
@@ -279,7 +292,16 @@ function functionalLayers(config: unknown, label: string, limits: ModelLimits): 
     if (isInput && calls.length) fail(`${layerLabel}: an InputLayer has no inbound nodes`);
     if (!isInput && !calls.length) fail(`${layerLabel} has no inbound nodes: nothing feeds it`);
     const owned = isInput || MODELS.has(className) ? 1 : 0;
-    const layer: GraphLayer = { name, label: layerLabel, isInput, owned, calls, outputs: outputsOf(className, lf), base: nodes, position: i };
+    const layer: GraphLayer = {
+      name,
+      label: layerLabel,
+      isInput,
+      owned,
+      calls,
+      outputs: outputsOf(className, lf),
+      base: nodes,
+      position: i,
+    };
     nodes += owned + calls.length;
     byName.set(name, layer);
     graph.push(layer);
@@ -294,7 +316,9 @@ function functionalLayers(config: unknown, label: string, limits: ModelLimits): 
     const count = from.owned + from.calls.length;
     if (!isIndex(node) || node >= count) fail(`${user}: ${what} ${quoted(from.name)} has no node ${shown(node)} (it has ${count})`);
     if (!isIndex(tensor) || tensor >= from.outputs) {
-      fail(`${user}: ${what} ${quoted(from.name)} has no output tensor ${shown(tensor)} (it has ${from.outputs === 1 ? 'one' : `at most ${from.outputs}`})`);
+      fail(
+        `${user}: ${what} ${quoted(from.name)} has no output tensor ${shown(tensor)} (it has ${from.outputs === 1 ? 'one' : `at most ${from.outputs}`})`,
+      );
     }
     return from.base + (node as number);
   };
@@ -309,7 +333,9 @@ function functionalLayers(config: unknown, label: string, limits: ModelLimits): 
     layer.calls.forEach((call, k) => {
       const d = k > 0 ? [layer.base + layer.owned + k - 1] : [];
       if (isObj(call) && 'args' in call) {
-        fail(`${layer.label}: inbound node ${k} is in the Keras 3 format ({"args", "kwargs"}), which TensorFlow.js cannot read; convert the model from Keras 2 (tf.keras)`);
+        fail(
+          `${layer.label}: inbound node ${k} is in the Keras 3 format ({"args", "kwargs"}), which TensorFlow.js cannot read; convert the model from Keras 2 (tf.keras)`,
+        );
       }
       if (!Array.isArray(call) || !call.length) fail(`${layer.label}: inbound node ${k} is not a non-empty list of inputs`);
       (call as unknown[]).forEach((input, j) => {
@@ -329,7 +355,8 @@ function functionalLayers(config: unknown, label: string, limits: ModelLimits): 
   for (const key of ['inputLayers', 'outputLayers']) {
     const refs = cf.get(key);
     const field = snake(key);
-    if (!Array.isArray(refs) || !refs.length || !refs.every(isKerasRef)) fail(`${of}: ${field} is not a non-empty list of [layer, node, tensor] references`);
+    if (!Array.isArray(refs) || !refs.length || !refs.every(isKerasRef))
+      fail(`${of}: ${field} is not a non-empty list of [layer, node, tensor] references`);
     (refs as unknown[][]).forEach((ref, i) => {
       const node = resolve(ref, of, `${field}[${i}]`);
       if (key === 'inputLayers' && !owner[node].isInput) fail(`${of}: ${field}[${i}] ${quoted(owner[node].name)} is not an InputLayer`);
@@ -392,7 +419,10 @@ function topologicalOrder(deps: number[][], owner: GraphLayer[]): number[] {
     v = deps[v].find((u) => !done[u])!;
   }
   // In data-flow order, starting from the layer the message is about.
-  const names = path.slice(step.get(v)).map((u) => owner[u].name).reverse();
+  const names = path
+    .slice(step.get(v))
+    .map((u) => owner[u].name)
+    .reverse();
   names.unshift(names.pop()!);
   const cycle = names.filter((name, i) => name !== names[(i + 1) % names.length]);
   const first = owner[path[step.get(v)!]];
@@ -416,12 +446,15 @@ function checkBuildCost(order: number[], deps: number[][], owner: GraphLayer[], 
       // An input from a layer listed later is made later in the pass, so this call waits a pass.
       p = Math.max(p, pass[u] + (owner[u].position > owner[v].position ? 1 : 0));
     }
-    if (d > MAX_GRAPH_DEPTH) fail(`${owner[v].label} lies ${d} layers deep in the graph, deeper than the ${MAX_GRAPH_DEPTH} TensorFlow.js can build`);
+    if (d > MAX_GRAPH_DEPTH)
+      fail(`${owner[v].label} lies ${d} layers deep in the graph, deeper than the ${MAX_GRAPH_DEPTH} TensorFlow.js can build`);
     depth[v] = d;
     pass[v] = p;
     passes = Math.max(passes, p);
   }
   if (passes * layers > MAX_BUILD_STEPS) {
-    fail(`${of} lists its layers far out of graph order: TensorFlow.js would make ${passes} passes over its ${layers} layers to connect them; list each layer after its inputs, as Keras and tfjs save models`);
+    fail(
+      `${of} lists its layers far out of graph order: TensorFlow.js would make ${passes} passes over its ${layers} layers to connect them; list each layer after its inputs, as Keras and tfjs save models`,
+    );
   }
 }

@@ -14,4 +14,6 @@ export { MultiHeadAttention } from './multi-head-attention.js';
 export { AddPositionEmbs, ClassToken, PositionEmbedding } from './position-embedding.js';
 
 /** Class names Lopper registers on top of tfjs-layers. */
-export const LOPPER_LAYERS: readonly string[] = [MultiHeadAttention, PositionEmbedding, AddPositionEmbs, ClassToken].map((c) => c.className);
+export const LOPPER_LAYERS: readonly string[] = [MultiHeadAttention, PositionEmbedding, AddPositionEmbs, ClassToken].map(
+  (c) => c.className,
+);

@@ -12,7 +12,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { layerNorm } from '../engine/ops/layer-norm.js';
 
-const TfjsLayerNormalization = tf.serialization.SerializationMap.getMap().classNameMap.LayerNormalization[0] as unknown as typeof tf.layers.Layer;
+const TfjsLayerNormalization = tf.serialization.SerializationMap.getMap().classNameMap
+  .LayerNormalization[0] as unknown as typeof tf.layers.Layer;
 
 export class LayerNormalization extends TfjsLayerNormalization {
   static className = 'LayerNormalization';

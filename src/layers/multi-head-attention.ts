@@ -100,26 +100,34 @@ export class MultiHeadAttention extends tf.layers.Layer {
 
   constructor(args: MultiHeadAttentionArgs) {
     super(baseArgs(args));
-    if (!Number.isInteger(args.numHeads) || args.numHeads <= 0) throw new Error(`MultiHeadAttention: num_heads must be a positive integer, got ${args.numHeads}`);
-    if (!Number.isInteger(args.keyDim) || args.keyDim <= 0) throw new Error(`MultiHeadAttention: key_dim must be a positive integer, got ${args.keyDim}`);
+    if (!Number.isInteger(args.numHeads) || args.numHeads <= 0)
+      throw new Error(`MultiHeadAttention: num_heads must be a positive integer, got ${args.numHeads}`);
+    if (!Number.isInteger(args.keyDim) || args.keyDim <= 0)
+      throw new Error(`MultiHeadAttention: key_dim must be a positive integer, got ${args.keyDim}`);
     this.numHeads = args.numHeads;
     this.keyDim = args.keyDim;
     this.valueDim = args.valueDim ?? args.keyDim;
     this.dropout = args.dropout ?? 0;
     this.useBias = args.useBias ?? true;
     this.outShape = args.outputShape == null ? null : Array.isArray(args.outputShape) ? args.outputShape.slice() : [args.outputShape];
-    this.attentionAxes = args.attentionAxes == null ? null : Array.isArray(args.attentionAxes) ? args.attentionAxes.slice() : [args.attentionAxes];
+    this.attentionAxes =
+      args.attentionAxes == null ? null : Array.isArray(args.attentionAxes) ? args.attentionAxes.slice() : [args.attentionAxes];
     this.kernelInitializer = toInitializer(args.kernelInitializer, 'glorotUniform');
     this.biasInitializer = toInitializer(args.biasInitializer, 'zeros');
     for (const [key, keras] of Object.entries(UNSUPPORTED)) {
       if (args[key] != null) {
-        throw new Error(`MultiHeadAttention ${this.name}: ${keras} ${JSON.stringify(args[key])} is not supported (this layer applies no regularizers or constraints)`);
+        throw new Error(
+          `MultiHeadAttention ${this.name}: ${keras} ${JSON.stringify(args[key])} is not supported (this layer applies no regularizers or constraints)`,
+        );
       }
     }
   }
 
   /** Resolves Keras-style kwargs inputs (value, key) into positional inputs; see the file comment. */
-  override apply(inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[], kwargs?: Kwargs): tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[] {
+  override apply(
+    inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[],
+    kwargs?: Kwargs,
+  ): tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[] {
     const { value, key, attentionMask, returnAttentionScores, useCausalMask, ...rest } = kwargs ?? {};
     if (attentionMask != null) throw new Error(`MultiHeadAttention ${this.name}: attention_mask is not supported`);
     if (returnAttentionScores) throw new Error(`MultiHeadAttention ${this.name}: return_attention_scores is not supported`);
@@ -128,11 +136,16 @@ export class MultiHeadAttention extends tf.layers.Layer {
       rest.useCausalMask = true; // saved with the call, so a reload sets it again
     }
     if (value == null && key == null) return super.apply(inputs as any, rest);
-    if (Array.isArray(inputs) && inputs.length > 1) throw new Error(`MultiHeadAttention ${this.name}: value given both positionally and as a keyword`);
+    if (Array.isArray(inputs) && inputs.length > 1)
+      throw new Error(`MultiHeadAttention ${this.name}: value given both positionally and as a keyword`);
     const query = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.SymbolicTensor | tf.Tensor;
     const symbolic = query instanceof tf.SymbolicTensor;
     const get = (v: unknown, what: string) =>
-      v instanceof tf.SymbolicTensor || v instanceof tf.Tensor ? v : symbolic ? resolveRef(v, query as tf.SymbolicTensor, this.name, what) : null;
+      v instanceof tf.SymbolicTensor || v instanceof tf.Tensor
+        ? v
+        : symbolic
+          ? resolveRef(v, query as tf.SymbolicTensor, this.name, what)
+          : null;
     const v = value == null ? query : get(value, 'value');
     const k = key == null ? v : get(key, 'key');
     if (!v || !k) throw new Error(`MultiHeadAttention ${this.name}: value/key must be tensors`);
@@ -145,7 +158,11 @@ export class MultiHeadAttention extends tf.layers.Layer {
     const query = list[0];
     const value = list[1] ?? query;
     const key = list[2] ?? value;
-    for (const [what, s] of [['query', query], ['value', value], ['key', key]] as const) {
+    for (const [what, s] of [
+      ['query', query],
+      ['value', value],
+      ['key', key],
+    ] as const) {
       if (s.length < 3) throw new Error(`MultiHeadAttention ${this.name}: ${what} must be at least 3-D [batch, ..., features], got [${s}]`);
       if (s[s.length - 1] == null) throw new Error(`MultiHeadAttention ${this.name}: ${what}'s feature dimension must be known`);
     }
@@ -154,7 +171,9 @@ export class MultiHeadAttention extends tf.layers.Layer {
       const axes = this.attentionAxes.map((a) => (a < 0 ? a + rank : a)).sort((a, b) => a - b);
       const all = Array.from({ length: rank - 2 }, (_, i) => i + 1);
       if (axes.join() !== all.join()) {
-        throw new Error(`MultiHeadAttention ${this.name}: attention_axes ${JSON.stringify(this.attentionAxes)} not supported (only attention over every axis between batch and features)`);
+        throw new Error(
+          `MultiHeadAttention ${this.name}: attention_axes ${JSON.stringify(this.attentionAxes)} not supported (only attention over every axis between batch and features)`,
+        );
       }
     }
     const h = this.numHeads;
@@ -185,7 +204,10 @@ export class MultiHeadAttention extends tf.layers.Layer {
     const c = x.shape[x.shape.length - 1];
     const t = x.size / (b * c);
     const h = this.numHeads;
-    let y = tf.matMul(tf.reshape(x, [b * t, c]) as tf.Tensor2D, tf.reshape(this.weightsOf[`${name}/kernel`].read(), [c, h * per]) as tf.Tensor2D) as tf.Tensor;
+    let y = tf.matMul(
+      tf.reshape(x, [b * t, c]) as tf.Tensor2D,
+      tf.reshape(this.weightsOf[`${name}/kernel`].read(), [c, h * per]) as tf.Tensor2D,
+    ) as tf.Tensor;
     if (this.useBias) y = tf.add(y, tf.reshape(this.weightsOf[`${name}/bias`].read(), [h * per]));
     return tf.reshape(tf.transpose(tf.reshape(y, [b, t, h, per]), [0, 2, 1, 3]), [b * h, t, per]) as tf.Tensor3D;
   }

@@ -35,7 +35,8 @@ export class PositionEmbedding extends tf.layers.Layer {
     return tf.tidy(() => {
       const x = firstTensor(inputs);
       const t = x.shape[x.shape.length - 2];
-      if (t > this.sequenceLength) throw new Error(`PositionEmbedding ${this.name}: ${t} positions but sequence_length is ${this.sequenceLength}`);
+      if (t > this.sequenceLength)
+        throw new Error(`PositionEmbedding ${this.name}: ${t} positions but sequence_length is ${this.sequenceLength}`);
       let pe = this.embeddings!.read();
       if (t < this.sequenceLength) pe = tf.slice(pe, [0, 0], [t, -1]);
       // Broadcast by addition: its gradient sums over the batch, with no Tile kernel involved.
@@ -58,7 +59,8 @@ export class AddPositionEmbs extends tf.layers.Layer {
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
     const s = firstShape(inputShape);
-    if (s.length !== 3 || s[1] == null || s[2] == null) throw new Error(`AddPositionEmbs ${this.name}: needs a [batch, tokens, dim] input with known sizes, got [${s}]`);
+    if (s.length !== 3 || s[1] == null || s[2] == null)
+      throw new Error(`AddPositionEmbs ${this.name}: needs a [batch, tokens, dim] input with known sizes, got [${s}]`);
     this.pe = this.addWeight('pos_embedding', [1, s[1], s[2]], 'float32', tf.initializers.randomNormal({ stddev: 0.06 }), undefined, true);
     this.built = true;
   }

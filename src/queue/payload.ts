@@ -17,10 +17,18 @@ export const jobRequestSchema = z
     fineTune: fineTuneSchema.default({}),
     /** POSTed a signed event when the job ends (and at callbackEvents); the API checks the target. */
     callbackUrl: z
-      .string().min(1).max(MAX_URL_LENGTH).optional()
-      .describe("Gets a signed POST of each `callbackEvents` event of this job; checked like a webhook endpoint's URL (422 naming callbackUrl)."),
+      .string()
+      .min(1)
+      .max(MAX_URL_LENGTH)
+      .optional()
+      .describe(
+        "Gets a signed POST of each `callbackEvents` event of this job; checked like a webhook endpoint's URL (422 naming callbackUrl).",
+      ),
     callbackEvents: z
-      .array(webhookEventSchema).min(1).max(WEBHOOK_EVENTS.length).optional()
+      .array(webhookEventSchema)
+      .min(1)
+      .max(WEBHOOK_EVENTS.length)
+      .optional()
       .describe('The events callbackUrl gets; by default the terminal ones (job.completed, job.failed, job.cancelled).'),
   })
   .strict();
@@ -46,7 +54,11 @@ export function boundedJobRequest(limits: JobLimits) {
       const value = (request[group as 'pruning' | 'fineTune'] as Record<string, number>)[key];
       if (value > max) {
         ctx.addIssue({
-          code: z.ZodIssueCode.too_big, type: 'number', maximum: max, inclusive: true, path: [group, key],
+          code: z.ZodIssueCode.too_big,
+          type: 'number',
+          maximum: max,
+          inclusive: true,
+          path: [group, key],
           message: `must be at most ${max} on this service (${variable})`,
         });
       }

@@ -10,7 +10,9 @@ import type { RedisKeys } from './keys.js';
 export const SCOPES = ['read', 'write', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
-export const tenantSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, "_" and "-", at most 63, starting with a letter or digit');
+export const tenantSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, "_" and "-", at most 63, starting with a letter or digit');
 
 /** The tenant of the bootstrap API_KEY and of every request while the service runs open. */
 export const DEFAULT_TENANT = 'default';

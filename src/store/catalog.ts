@@ -76,10 +76,17 @@ export class Catalog<T extends ModelRecord | DatasetRecord> {
   async create(record: T, quota: Quota): Promise<CreateOutcome> {
     const k = this.keys;
     return (await this.redis.eval(
-      CREATE, 3,
-      k.record(this.kind, record.id), k.index(record.tenant, this.kind), k.usage(record.tenant),
-      JSON.stringify(record), sortKey(Date.parse(record.createdAt), record.id), storedBytes(record),
-      this.countField, quota[this.countField], quota.storedBytes,
+      CREATE,
+      3,
+      k.record(this.kind, record.id),
+      k.index(record.tenant, this.kind),
+      k.usage(record.tenant),
+      JSON.stringify(record),
+      sortKey(Date.parse(record.createdAt), record.id),
+      storedBytes(record),
+      this.countField,
+      quota[this.countField],
+      quota.storedBytes,
     )) as CreateOutcome;
   }
 
@@ -103,9 +110,15 @@ export class Catalog<T extends ModelRecord | DatasetRecord> {
   async remove(record: T): Promise<DeleteOutcome> {
     const k = this.keys;
     const n = (await this.redis.eval(
-      DELETE_UNUSED, 4,
-      k.record(this.kind, record.id), k.users(this.kind, record.id), k.index(record.tenant, this.kind), k.usage(record.tenant),
-      sortKey(Date.parse(record.createdAt), record.id), storedBytes(record), this.countField,
+      DELETE_UNUSED,
+      4,
+      k.record(this.kind, record.id),
+      k.users(this.kind, record.id),
+      k.index(record.tenant, this.kind),
+      k.usage(record.tenant),
+      sortKey(Date.parse(record.createdAt), record.id),
+      storedBytes(record),
+      this.countField,
     )) as number;
     return n === 1 ? 'deleted' : n === 0 ? 'in-use' : 'missing';
   }

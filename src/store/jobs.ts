@@ -173,15 +173,35 @@ export class JobStore {
     private readonly keys: RedisKeys,
     private readonly onFinished?: OnFinished,
   ) {
-    this.transitionTemplates = [template(keys.jobsIn, '{tenant}', '{state}'), template(keys.users, 'model', '{id}'), template(keys.users, 'dataset', '{id}')];
+    this.transitionTemplates = [
+      template(keys.jobsIn, '{tenant}', '{state}'),
+      template(keys.users, 'model', '{id}'),
+      template(keys.users, 'dataset', '{id}'),
+    ];
   }
 
   /** A fresh record in state `queued` for `request`. */
   static newRecord(id: string, tenant: string, request: JobRequest, now = new Date()): JobRecord {
     return {
-      id, tenant, state: 'queued', stage: null, progress: 0, epoch: null, step: null, loss: null,
-      createdAt: now.toISOString(), startedAt: null, finishedAt: null, request,
-      metrics: { epochs: [] }, report: null, error: null, artifacts: [], cancelRequested: false, attempts: 0, attemptLog: [],
+      id,
+      tenant,
+      state: 'queued',
+      stage: null,
+      progress: 0,
+      epoch: null,
+      step: null,
+      loss: null,
+      createdAt: now.toISOString(),
+      startedAt: null,
+      finishedAt: null,
+      request,
+      metrics: { epochs: [] },
+      report: null,
+      error: null,
+      artifacts: [],
+      cancelRequested: false,
+      attempts: 0,
+      attemptLog: [],
     };
   }
 
@@ -194,20 +214,35 @@ export class JobStore {
     const member = sortKey(Date.parse(rec.createdAt), rec.id);
     const fields = encode({ ...rec, sortKey: member, modelId, datasetId, evalDatasetId: rec.request.evalDatasetId } as Partial<JobRecord>);
     return (await this.redis.eval(
-      CREATE, 10,
-      k.job(rec.id), k.record('model', modelId), k.record('dataset', datasetId), k.record('dataset', evalId),
-      k.users('model', modelId), k.users('dataset', datasetId), k.users('dataset', evalId),
-      k.jobs(t), k.jobsIn(t, 'queued'), k.jobsIn(t, 'active'),
-      rec.id, member, maxJobs, ...fields,
+      CREATE,
+      10,
+      k.job(rec.id),
+      k.record('model', modelId),
+      k.record('dataset', datasetId),
+      k.record('dataset', evalId),
+      k.users('model', modelId),
+      k.users('dataset', datasetId),
+      k.users('dataset', evalId),
+      k.jobs(t),
+      k.jobsIn(t, 'queued'),
+      k.jobsIn(t, 'active'),
+      rec.id,
+      member,
+      maxJobs,
+      ...fields,
     )) as CreateOutcome;
   }
 
   async discard(id: string): Promise<void> {
     const k = this.keys;
     await this.redis.eval(
-      DISCARD, 1, k.job(id),
-      template(k.jobs, '{tenant}'), template(k.jobsIn, '{tenant}', '{state}'),
-      template(k.users, 'model', '{id}'), template(k.users, 'dataset', '{id}'),
+      DISCARD,
+      1,
+      k.job(id),
+      template(k.jobs, '{tenant}'),
+      template(k.jobsIn, '{tenant}', '{state}'),
+      template(k.users, 'model', '{id}'),
+      template(k.users, 'dataset', '{id}'),
     );
   }
 
@@ -239,8 +274,13 @@ export class JobStore {
   /** Applies `t` atomically; returns whether it applied and the job's state afterwards (null: no such job). */
   async transition(id: string, t: Transition): Promise<{ applied: boolean; state: JobState | null }> {
     const [applied, state, changed] = (await this.redis.eval(
-      TRANSITION, 1, this.keys.job(id),
-      t.from.join(','), t.to ?? '', ...this.transitionTemplates, ...encode(t.set ?? {}),
+      TRANSITION,
+      1,
+      this.keys.job(id),
+      t.from.join(','),
+      t.to ?? '',
+      ...this.transitionTemplates,
+      ...encode(t.set ?? {}),
     )) as [number, string, number?];
     // Every way a job ends passes here (worker, API cancel, BullMQ's own failures), so this is the
     // one place that announces it.

@@ -18,7 +18,6 @@ export interface Page {
   nextCursor: string | null;
 }
 
-
 function decodeCursor(cursor: string): string {
   const member = Buffer.from(cursor, 'base64url').toString('utf8');
   if (!/^\d{15}:[A-Za-z0-9_-]{1,64}$/.test(member)) throw new BadCursorError('cursor is not one this API returned');

@@ -123,7 +123,13 @@ export class AdamW extends tf.Optimizer {
       if (v.rank >= 2) mask.fill(1, offset, offset + sizes[i]);
       offset += sizes[i];
     });
-    const state: FlatState = { names, sizes, m: carried('m'), v: carried('v'), decayMask: mask.includes(1) ? tf.keep(tf.tensor1d(mask)) : null }; // kept: callers may step inside tf.tidy
+    const state: FlatState = {
+      names,
+      sizes,
+      m: carried('m'),
+      v: carried('v'),
+      decayMask: mask.includes(1) ? tf.keep(tf.tensor1d(mask)) : null,
+    }; // kept: callers may step inside tf.tidy
     this.disposeState();
     this.state = state;
     return state;
@@ -138,7 +144,8 @@ export class AdamW extends tf.Optimizer {
   /** Continues from exported state for `values` (the same variables, in the same order, as when exported). */
   importState(values: tf.Variable[], saved: { iterations: number; m: Float32Array; v: Float32Array }): void {
     const state = this.stateFor(values);
-    if (saved.m.length !== state.m.size || saved.v.length !== state.v.size) throw new Error('AdamW: checkpointed state does not fit these variables');
+    if (saved.m.length !== state.m.size || saved.v.length !== state.v.size)
+      throw new Error('AdamW: checkpointed state does not fit these variables');
     tf.tidy(() => {
       state.m.assign(tf.tensor1d(saved.m));
       state.v.assign(tf.tensor1d(saved.v));

@@ -112,8 +112,13 @@ export async function fineTune(
   const totalSteps = epochs * stepsPerEpoch;
   const optimizer = new AdamW({ learningRate: opts.learningRate, weightDecay: opts.weightDecay });
   const signature = JSON.stringify({
-    weights: student.weights.map((w) => w.shape), n, batchSize, epochs, seed: opts.seed,
-    lr: opts.learningRate, wd: opts.weightDecay,
+    weights: student.weights.map((w) => w.shape),
+    n,
+    batchSize,
+    epochs,
+    seed: opts.seed,
+    lr: opts.learningRate,
+    wd: opts.weightDecay,
   });
   // Running sum of loss × rows for the current epoch, kept on the device between reads.
   let lossSum: tf.Tensor = tf.scalar(0);
@@ -181,7 +186,13 @@ export async function fineTune(
       results.push({ epoch, loss, evalAccuracy, seconds });
       if (opts.onCheckpoint && epoch < epochs) {
         const weights = await Promise.all(student.weights.map(async (w) => (await w.read().data()) as Float32Array));
-        await opts.onCheckpoint({ signature, epoch, results: results.map((r) => ({ ...r })), weights, optimizer: await optimizer.exportState() });
+        await opts.onCheckpoint({
+          signature,
+          epoch,
+          results: results.map((r) => ({ ...r })),
+          weights,
+          optimizer: await optimizer.exportState(),
+        });
       }
     }
   } finally {

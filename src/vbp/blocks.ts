@@ -30,8 +30,23 @@ export interface BlockSearch {
 
 /** Activations applied elementwise, so that a hidden unit's value depends on that unit alone. */
 const ELEMENTWISE = new Set([
-  'linear', 'relu', 'relu6', 'elu', 'selu', 'gelu', 'gelu_new', 'swish', 'silu', 'mish', 'sigmoid',
-  'hard_sigmoid', 'hardSigmoid', 'tanh', 'softplus', 'softsign', 'exponential',
+  'linear',
+  'relu',
+  'relu6',
+  'elu',
+  'selu',
+  'gelu',
+  'gelu_new',
+  'swish',
+  'silu',
+  'mish',
+  'sigmoid',
+  'hard_sigmoid',
+  'hardSigmoid',
+  'tanh',
+  'softplus',
+  'softsign',
+  'exponential',
 ]);
 const PASS_THROUGH = new Set(['Dropout', 'SpatialDropout1D', 'GaussianDropout', 'AlphaDropout', 'GaussianNoise']);
 const ACTIVATION_LAYERS = new Set(['Activation', 'ReLU', 'LeakyReLU', 'ELU', 'ThresholdedReLU']);
@@ -45,7 +60,12 @@ export function isChannelLinear(layer: Layer): boolean {
   const c = config(layer);
   const ones = (v: unknown) => (Array.isArray(v) ? v : [v]).every((x) => x === 1);
   const format = c.dataFormat ?? c.data_format ?? 'channelsLast';
-  return ones(c.kernelSize ?? c.kernel_size) && ones(c.strides) && ones(c.dilationRate ?? c.dilation_rate ?? 1) && (format === 'channelsLast' || format === 'channels_last');
+  return (
+    ones(c.kernelSize ?? c.kernel_size) &&
+    ones(c.strides) &&
+    ones(c.dilationRate ?? c.dilation_rate ?? 1) &&
+    (format === 'channelsLast' || format === 'channels_last')
+  );
 }
 
 export function hiddenUnits(layer: Layer): number {

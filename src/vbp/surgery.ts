@@ -45,7 +45,10 @@ async function shiftedBias(kernel: tf.Tensor, bias: tf.Tensor | undefined, plan:
     for (let k = 0; k < dOut; k++) shift[k] += mu * w[j * dOut + k];
   }
   const old = bias ? ((await bias.data()) as Float32Array) : new Float32Array(dOut);
-  return tf.tensor(old.map((b, k) => b + shift[k]), [dOut]);
+  return tf.tensor(
+    old.map((b, k) => b + shift[k]),
+    [dOut],
+  );
 }
 
 /** fc2 side: keep input rows (second-to-last kernel axis); the bias is the shifted one if any. */

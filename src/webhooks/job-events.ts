@@ -11,8 +11,13 @@ export function jobAnnouncer(emitter: WebhookEmitter, log: Pick<Logger, 'warn'>)
   const emit = async (rec: JobRecord, type: WebhookEventType, epoch?: number) => {
     try {
       await emitter.emit({
-        tenant: rec.tenant, jobId: rec.id, type, epoch, data: jobResource(rec),
-        callbackUrl: rec.request.callbackUrl, callbackEvents: rec.request.callbackEvents,
+        tenant: rec.tenant,
+        jobId: rec.id,
+        type,
+        epoch,
+        data: jobResource(rec),
+        callbackUrl: rec.request.callbackUrl,
+        callbackEvents: rec.request.callbackEvents,
       });
     } catch (err) {
       // The job's own outcome stands; only its announcement is lost (Redis away at that moment).

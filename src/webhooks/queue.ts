@@ -97,7 +97,14 @@ export function startWebhookWorker(opts: { config: Config; connection?: Redis; l
     await queue.addBulk(
       targets.map(({ key, url }) => {
         const deliveryId = `${job.id}.${key}`;
-        const data: DeliverData = { tenant: e.tenant, jobId: e.jobId, type: e.type, deliveryId, url, body: eventBody(deliveryId, e.type, e.createdAt, e.data) };
+        const data: DeliverData = {
+          tenant: e.tenant,
+          jobId: e.jobId,
+          type: e.type,
+          deliveryId,
+          url,
+          body: eventBody(deliveryId, e.type, e.createdAt, e.data),
+        };
         return { name: 'deliver' as const, data, opts: jobOptions(config, deliveryId) };
       }),
     );

@@ -11,7 +11,6 @@ export const MAX_ENDPOINTS = 20;
 /** Attempts kept per job: enough for every retry of several targets, not a record of a loop gone wrong. */
 export const MAX_LOG_ENTRIES = 500;
 
-
 export interface EndpointRecord {
   id: string;
   url: string;
@@ -73,7 +72,14 @@ export class WebhookStore {
   async addEndpoint(tenant: string, input: { url: string; events?: readonly WebhookEventType[] }): Promise<EndpointRecord> {
     const events = [...new Set(input.events?.length ? input.events : TERMINAL_EVENTS)];
     const record: EndpointRecord = { id: randomUUID(), url: input.url, events, createdAt: new Date().toISOString() };
-    const added = await this.redis.eval(ADD_BOUNDED, 1, this.keys.webhookEndpoints(tenant), record.id, JSON.stringify(record), MAX_ENDPOINTS);
+    const added = await this.redis.eval(
+      ADD_BOUNDED,
+      1,
+      this.keys.webhookEndpoints(tenant),
+      record.id,
+      JSON.stringify(record),
+      MAX_ENDPOINTS,
+    );
     if (added !== 1) throw new EndpointLimitError(MAX_ENDPOINTS);
     return record;
   }

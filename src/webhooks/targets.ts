@@ -23,7 +23,8 @@ export function parseTarget(raw: string): URL {
   } catch {
     throw new TargetError('webhook URL is not a valid absolute URL');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TargetError(`webhook URL must be http or https, not ${url.protocol.slice(0, -1)}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new TargetError(`webhook URL must be http or https, not ${url.protocol.slice(0, -1)}`);
   // Credentials in a URL end up in logs and delivery records; a receiver should check the signature instead.
   if (url.username || url.password) throw new TargetError('webhook URL must not contain a user name or password');
   if (!url.hostname) throw new TargetError('webhook URL has no host');

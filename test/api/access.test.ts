@@ -51,7 +51,12 @@ async function createKey(tenant: string, scopes: string[]): Promise<{ id: string
 const api = client(() => app);
 const upload = (url: string, parts: Part[], key: string) => api.send(url, parts, bearer(key));
 
-const jobBody = (modelId: string, datasetId: string) => ({ modelId, datasetId, pruning: { ratio: 0.5, calibrationSamples: 32 }, fineTune: { epochs: 1 } });
+const jobBody = (modelId: string, datasetId: string) => ({
+  modelId,
+  datasetId,
+  pruning: { ratio: 0.5, calibrationSamples: 32 },
+  fineTune: { epochs: 1 },
+});
 
 async function setUpTenant(name: string): Promise<Tenant> {
   const { id: keyId, key } = await createKey(name, ['write']);
@@ -77,7 +82,11 @@ async function setUpTenant(name: string): Promise<Tenant> {
     artifacts.push({ name: n, bytes: obj.bytes, sha256: obj.sha256 });
   }
   await lopper.queue.remove(doneJobId);
-  const t = await lopper.jobs.transition(doneJobId, { from: ['queued'], to: 'completed', set: { artifacts, finishedAt: new Date().toISOString() } });
+  const t = await lopper.jobs.transition(doneJobId, {
+    from: ['queued'],
+    to: 'completed',
+    set: { artifacts, finishedAt: new Date().toISOString() },
+  });
   assert.ok(t.applied);
   return { key, keyId, ...ids, jobId, doneJobId };
 }
@@ -112,7 +121,10 @@ function routesWithIds(t: Tenant) {
 
 describe('tenants', () => {
   test("every route answers 404 for the other tenant's ids, and works for the owner's", async () => {
-    for (const [caller, other] of [[a, b], [b, a]]) {
+    for (const [caller, other] of [
+      [a, b],
+      [b, a],
+    ]) {
       for (const route of routesWithIds(other)) {
         const res = await app.inject({ ...route, headers: bearer(caller.key) });
         const p = assertProblem(res, 404);
@@ -139,7 +151,8 @@ describe('tenants', () => {
 
   test("lists show only the caller's records", async () => {
     for (const t of [a, b]) {
-      const list = async (url: string) => (await app.inject({ url, headers: bearer(t.key) })).json().items.map((r: { id: string; tenant: string }) => r.id);
+      const list = async (url: string) =>
+        (await app.inject({ url, headers: bearer(t.key) })).json().items.map((r: { id: string; tenant: string }) => r.id);
       assert.deepEqual(await list('/v1/models'), [t.modelId]);
       assert.deepEqual(await list('/v1/datasets'), [t.datasetId]);
       assert.deepEqual((await list('/v1/jobs')).sort(), [t.jobId, t.doneJobId].sort());
@@ -155,7 +168,12 @@ describe('tenants', () => {
 
   test('Idempotency-Key is per tenant: the same key in two tenants makes two jobs', async () => {
     const post = (t: Tenant) =>
-      app.inject({ method: 'POST', url: '/v1/jobs', headers: { ...bearer(t.key), 'idempotency-key': 'nightly-1' }, payload: jobBody(t.modelId, t.datasetId) });
+      app.inject({
+        method: 'POST',
+        url: '/v1/jobs',
+        headers: { ...bearer(t.key), 'idempotency-key': 'nightly-1' },
+        payload: jobBody(t.modelId, t.datasetId),
+      });
     const [ra, rb, ra2] = [await post(a), await post(b), await post(a)];
     assert.equal(ra.statusCode, 202, ra.body);
     assert.equal(rb.statusCode, 202, rb.body);
@@ -198,7 +216,11 @@ describe('keys and scopes', () => {
     const h = bearer(own.key);
     const mine = await app.inject({ method: 'POST', url: '/v1/keys', headers: h, payload: { tenant: 'team-a', scopes: ['read'] } });
     assert.equal(mine.statusCode, 201, mine.body);
-    assertProblem(await app.inject({ method: 'POST', url: '/v1/keys', headers: h, payload: { tenant: 'team-b', scopes: ['admin'] } }), 403, 'tenant');
+    assertProblem(
+      await app.inject({ method: 'POST', url: '/v1/keys', headers: h, payload: { tenant: 'team-b', scopes: ['admin'] } }),
+      403,
+      'tenant',
+    );
     const listed = (await app.inject({ url: '/v1/keys', headers: h })).json().items;
     assert.ok(listed.length >= 3 && listed.every((k: { tenant: string }) => k.tenant === 'team-a'));
     assert.deepEqual((await app.inject({ url: '/v1/keys?tenant=team-b', headers: h })).json().items, []);
@@ -209,7 +231,10 @@ describe('keys and scopes', () => {
     assertProblem(await app.inject({ method: 'PATCH', url: '/v1/tenants/team-a/quota', headers: h, payload: { models: 1e6 } }), 403);
     assert.deepEqual((await app.inject({ url: '/readyz', headers: h })).json(), { status: 'ready' });
     // Its data routes are its tenant's, as for any key.
-    assert.deepEqual((await app.inject({ url: '/v1/models', headers: h })).json().items.map((m: { id: string }) => m.id), [a.modelId]);
+    assert.deepEqual(
+      (await app.inject({ url: '/v1/models', headers: h })).json().items.map((m: { id: string }) => m.id),
+      [a.modelId],
+    );
     assert.equal((await app.inject({ method: 'DELETE', url: `/v1/keys/${mine.json().id}`, headers: h })).statusCode, 204);
     // The operator (admin of "default") sees every tenant's keys.
     const all = (await app.inject({ url: '/v1/keys', headers: bearer(ADMIN) })).json().items.map((k: { tenant: string }) => k.tenant);
@@ -220,7 +245,10 @@ describe('keys and scopes', () => {
     const k = await createKey('team-c', ['read']);
     assert.match(k.key, /^lop_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
     const listed = (await app.inject({ url: '/v1/keys?tenant=team-c', headers: bearer(ADMIN) })).json().items;
-    assert.deepEqual(listed.map((x: { id: string }) => x.id), [k.id]);
+    assert.deepEqual(
+      listed.map((x: { id: string }) => x.id),
+      [k.id],
+    );
     assert.ok(!JSON.stringify(listed).includes(k.key.split('_').pop()!));
     // Nowhere in Redis is the secret in clear.
     const secret = k.key.split('_').slice(2).join('_');
@@ -237,21 +265,39 @@ describe('keys and scopes', () => {
   });
 
   test('missing, malformed and unknown keys are 401 with WWW-Authenticate', async () => {
-    for (const headers of [{}, { authorization: 'Basic Zm9vOmJhcg==' }, { authorization: 'Bearer' }, bearer('lop_0123456789abcdef_' + 'x'.repeat(43)), bearer(`${ADMIN}x`)]) {
+    for (const headers of [
+      {},
+      { authorization: 'Basic Zm9vOmJhcg==' },
+      { authorization: 'Bearer' },
+      bearer('lop_0123456789abcdef_' + 'x'.repeat(43)),
+      bearer(`${ADMIN}x`),
+    ]) {
       const res = await app.inject({ url: '/v1/models', headers });
       assertProblem(res, 401, 'Authorization');
       assert.equal(res.headers['www-authenticate'], 'Bearer');
     }
   });
 
-  test('admin routes: a tenant\'s quota and usage, overrides and resets', async () => {
-    const res = await app.inject({ method: 'PATCH', url: '/v1/tenants/team-a/quota', headers: bearer(ADMIN), payload: { models: 5, jobs: null } });
+  test("admin routes: a tenant's quota and usage, overrides and resets", async () => {
+    const res = await app.inject({
+      method: 'PATCH',
+      url: '/v1/tenants/team-a/quota',
+      headers: bearer(ADMIN),
+      payload: { models: 5, jobs: null },
+    });
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.json().quota.models, 5);
     assert.deepEqual(res.json().overridden, ['models']);
     assert.equal(res.json().quota.jobs, env.config.quotaJobs);
-    assertProblem(await app.inject({ method: 'PATCH', url: '/v1/tenants/team-a/quota', headers: bearer(ADMIN), payload: { models: -1 } }), 422, 'models');
-    assertProblem(await app.inject({ method: 'PATCH', url: '/v1/tenants/team-a/quota', headers: bearer(ADMIN), payload: { bogus: 1 } }), 422);
+    assertProblem(
+      await app.inject({ method: 'PATCH', url: '/v1/tenants/team-a/quota', headers: bearer(ADMIN), payload: { models: -1 } }),
+      422,
+      'models',
+    );
+    assertProblem(
+      await app.inject({ method: 'PATCH', url: '/v1/tenants/team-a/quota', headers: bearer(ADMIN), payload: { bogus: 1 } }),
+      422,
+    );
     assertProblem(await app.inject({ url: '/v1/tenants/Team%20A', headers: bearer(ADMIN) }), 404, 'tenant');
     const reset = await app.inject({ method: 'PATCH', url: '/v1/tenants/team-a/quota', headers: bearer(ADMIN), payload: { models: null } });
     assert.deepEqual(reset.json().overridden, []);
@@ -304,7 +350,8 @@ describe('open mode and the CLI', () => {
       assert.equal((await app2.inject('/v1/models')).statusCode, 200);
       assert.equal((await app2.inject('/v1/me')).json().tenant, 'default');
       const run = promisify(execFile);
-      const cli = (...args: string[]) => run(process.execPath, ['bin/lopper.js', 'keys', ...args], { env: { ...process.env, ...open.env } });
+      const cli = (...args: string[]) =>
+        run(process.execPath, ['bin/lopper.js', 'keys', ...args], { env: { ...process.env, ...open.env } });
       const created = JSON.parse((await cli('create', '--tenant', 'ops', '--scope', 'read', '--scope', 'admin', '--json')).stdout);
       assert.deepEqual(Object.keys(created).sort(), ['id', 'key', 'scopes', 'tenant']);
       assert.deepEqual(created.scopes, ['read', 'admin']);
@@ -312,14 +359,26 @@ describe('open mode and the CLI', () => {
       // From now on a request without a key is refused; the new admin key works.
       assertProblem(await app2.inject('/v1/models'), 401, 'Authorization');
       const listed = await app2.inject({ url: '/v1/keys', headers: bearer(created.key) });
-      assert.deepEqual(listed.json().items.map((k: { id: string }) => k.id), [created.id]);
+      assert.deepEqual(
+        listed.json().items.map((k: { id: string }) => k.id),
+        [created.id],
+      );
       assert.match((await cli('list')).stdout, new RegExp(`^${created.id}  ops  read,admin`));
       assert.deepEqual(JSON.parse((await cli('list', '--tenant', 'other', '--json')).stdout), []);
       assert.equal((await cli('revoke', created.id)).stdout, `revoked ${created.id}\n`);
       assertProblem(await app2.inject({ url: '/v1/keys', headers: bearer(created.key) }), 401);
-      await assert.rejects(cli('revoke', created.id), (err: { code: number; stderr: string }) => err.code === 2 && /no key/.test(err.stderr));
-      await assert.rejects(cli('create', '--tenant', 'Bad Name'), (err: { code: number; stderr: string }) => err.code === 2 && /--tenant/.test(err.stderr));
-      await assert.rejects(cli('create', '--tenant', 'x', '--scope', 'root'), (err: { code: number; stderr: string }) => err.code === 2 && /--scope/.test(err.stderr));
+      await assert.rejects(
+        cli('revoke', created.id),
+        (err: { code: number; stderr: string }) => err.code === 2 && /no key/.test(err.stderr),
+      );
+      await assert.rejects(
+        cli('create', '--tenant', 'Bad Name'),
+        (err: { code: number; stderr: string }) => err.code === 2 && /--tenant/.test(err.stderr),
+      );
+      await assert.rejects(
+        cli('create', '--tenant', 'x', '--scope', 'root'),
+        (err: { code: number; stderr: string }) => err.code === 2 && /--scope/.test(err.stderr),
+      );
       // Revoking the last key does not reopen the service.
       assertProblem(await app2.inject('/v1/models'), 401);
     } finally {

@@ -30,7 +30,6 @@ after(async () => {
   await env.cleanup();
 });
 
-
 function assertProblem(res: { statusCode: number; headers: Record<string, unknown>; json(): any }, status: number, field?: string) {
   assert.equal(res.statusCode, status, JSON.stringify(res.json()));
   assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
@@ -41,7 +40,12 @@ function assertProblem(res: { statusCode: number; headers: Record<string, unknow
   return p;
 }
 
-const jobBody = (modelId: string, datasetId: string) => ({ modelId, datasetId, pruning: { ratio: 0.5, calibrationSamples: 32 }, fineTune: { epochs: 1 } });
+const jobBody = (modelId: string, datasetId: string) => ({
+  modelId,
+  datasetId,
+  pruning: { ratio: 0.5, calibrationSamples: 32 },
+  fineTune: { epochs: 1 },
+});
 
 describe('uploads', () => {
   test('a model folder and a zip are accepted and inspected', async () => {
@@ -109,10 +113,13 @@ describe('uploads', () => {
     assertProblem(await upload('/v1/datasets', [{ field: 'file', filename: 'train.npz', content: cut }]), 422, 'file');
     const ok = await upload('/v1/datasets', [{ field: 'file', filename: 'train.npz', content: datasetNpz(32) }]);
     assert.equal(ok.statusCode, 201, ok.body);
-    assert.deepEqual(
-      (({ samples, xShape, xDtype, hasLabels, classes }) => ({ samples, xShape, xDtype, hasLabels, classes }))(ok.json()),
-      { samples: 32, xShape: [32, 8], xDtype: 'float32', hasLabels: true, classes: 3 },
-    );
+    assert.deepEqual((({ samples, xShape, xDtype, hasLabels, classes }) => ({ samples, xShape, xDtype, hasLabels, classes }))(ok.json()), {
+      samples: 32,
+      xShape: [32, 8],
+      xDtype: 'float32',
+      hasLabels: true,
+      classes: 3,
+    });
   });
 
   test('failed uploads leave no temp file and no stored file', async () => {
@@ -157,7 +164,12 @@ describe('jobs', () => {
   });
 
   test('a body that is not JSON is 400; another media type is 415', async () => {
-    const bad = await app.inject({ method: 'POST', url: '/v1/jobs', payload: '{"modelId":', headers: { 'content-type': 'application/json' } });
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      payload: '{"modelId":',
+      headers: { 'content-type': 'application/json' },
+    });
     assertProblem(bad, 400);
     const text = await app.inject({ method: 'POST', url: '/v1/jobs', payload: 'hello', headers: { 'content-type': 'text/plain' } });
     assertProblem(text, 415);
@@ -221,7 +233,12 @@ describe('jobs', () => {
     assert.equal(a.json().id, b.json().id);
     const other = { ...jobBody(modelId, datasetId), pruning: { ratio: 0.25 } };
     assertProblem(await app.inject({ method: 'POST', url: '/v1/jobs', payload: other, headers }), 422, 'Idempotency-Key');
-    const c = await app.inject({ method: 'POST', url: '/v1/jobs', payload: jobBody(modelId, datasetId), headers: { 'idempotency-key': 'other' } });
+    const c = await app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      payload: jobBody(modelId, datasetId),
+      headers: { 'idempotency-key': 'other' },
+    });
     assert.notEqual(c.json().id, a.json().id);
   });
 });
@@ -240,7 +257,7 @@ describe('service routes', () => {
     assert.ok([200, 302].includes(docs.statusCode));
   });
 
-  test('request ids are returned, and a caller\'s is kept', async () => {
+  test("request ids are returned, and a caller's is kept", async () => {
     const res = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'trace-42' } });
     assert.equal(res.headers['x-request-id'], 'trace-42');
   });
@@ -261,7 +278,9 @@ describe('limits and auth', () => {
       assert.deepEqual(await readdir(join(small.dataDir, 'tmp')), []);
       assert.deepEqual((await readdir(small.dataDir)).sort(), ['tmp']);
       const keys = await small.redis.client.keys('*');
-      const records = keys.filter((k) => !k.startsWith(`${small.config.prefix}:bull:`) && !k.startsWith(`${small.config.prefix}:ratelimit:`));
+      const records = keys.filter(
+        (k) => !k.startsWith(`${small.config.prefix}:bull:`) && !k.startsWith(`${small.config.prefix}:ratelimit:`),
+      );
       assert.deepEqual(records, [], 'no Lopper record');
     } finally {
       await app2.close();

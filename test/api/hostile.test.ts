@@ -38,9 +38,16 @@ after(async () => {
 
 const upload = client(() => app).send;
 const uploadModelJson = (json: unknown, extra: Part[] = []) =>
-  upload('/v1/models', [{ field: 'files', filename: 'model.json', content: typeof json === 'string' ? json : JSON.stringify(json) }, ...extra]);
+  upload('/v1/models', [
+    { field: 'files', filename: 'model.json', content: typeof json === 'string' ? json : JSON.stringify(json) },
+    ...extra,
+  ]);
 
-function assertProblem(res: { statusCode: number; headers: Record<string, unknown>; body: string }, status: number, field?: string | RegExp) {
+function assertProblem(
+  res: { statusCode: number; headers: Record<string, unknown>; body: string },
+  status: number,
+  field?: string | RegExp,
+) {
   assert.equal(res.statusCode, status, res.body.slice(0, 500));
   assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
   const p = JSON.parse(res.body);
@@ -74,14 +81,22 @@ async function tmpEntries(): Promise<string[]> {
   return readdir(join(env.dataDir, 'tmp')).catch(() => []);
 }
 
-const dense = (name: string, inbound: unknown[], units = 2) => ({ class_name: 'Dense', name, inbound_nodes: inbound, config: { units, name } });
+const dense = (name: string, inbound: unknown[], units = 2) => ({
+  class_name: 'Dense',
+  name,
+  inbound_nodes: inbound,
+  config: { units, name },
+});
 const functional = (layers: unknown[], output = 'd') => ({
   format: 'layers-model',
   modelTopology: {
     class_name: 'Model',
     config: {
       name: 'm',
-      layers: [{ class_name: 'InputLayer', name: 'in', inbound_nodes: [], config: { batch_input_shape: [null, 4], dtype: 'float32', name: 'in' } }, ...layers],
+      layers: [
+        { class_name: 'InputLayer', name: 'in', inbound_nodes: [], config: { batch_input_shape: [null, 4], dtype: 'float32', name: 'in' } },
+        ...layers,
+      ],
       input_layers: [['in', 0, 0]],
       output_layers: [[output, 0, 0]],
     },
@@ -127,7 +142,11 @@ describe('models', () => {
     for (const bad of [NaN, Infinity]) {
       const weights = Buffer.from(files.weights);
       weights.writeFloatLE(bad, 8);
-      const p = assertProblem(await upload('/v1/models', modelParts({ modelJson: files.modelJson, weights })), 422, /^weightsManifest\[0\]\.weights\[0\]$/);
+      const p = assertProblem(
+        await upload('/v1/models', modelParts({ modelJson: files.modelJson, weights })),
+        422,
+        /^weightsManifest\[0\]\.weights\[0\]$/,
+      );
       assert.match(p.detail, /NaN|Infinity|finite/);
     }
   });
@@ -243,7 +262,15 @@ describe('slow clients and leftovers', () => {
     const api = spawn(process.execPath, [SERVICE, 'api'], { env: procEnv, stdio: 'ignore' });
     const exited = new Promise((r) => api.once('exit', r));
     try {
-      await waitFor(() => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false), 20_000, 'the API to start');
+      await waitFor(
+        () =>
+          fetch(`http://127.0.0.1:${port}/healthz`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        20_000,
+        'the API to start',
+      );
       const socket = connect(port, '127.0.0.1');
       socket.on('error', () => undefined);
       socket.write(

@@ -91,7 +91,10 @@ test('tasks beyond the concurrency wait their turn; a blown-up child makes room 
       p.inspectDataset<{ pid: number }>('0', 'file', LIMITS),
       p.inspectDataset<{ pid: number }>('0', 'file', LIMITS),
     ]);
-    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+    );
     assert.ok(p.size <= 2);
   } finally {
     await p.close();

@@ -27,7 +27,9 @@ test('the committed openapi.yaml is the generated document (run `npm run openapi
     const a = file.split('\n');
     const b = generated.split('\n');
     const line = a.findIndex((l, i) => l !== b[i]);
-    assert.fail(`openapi.yaml differs from the generated document from line ${line + 1}:\n  committed: ${a[line]}\n  generated: ${b[line]}`);
+    assert.fail(
+      `openapi.yaml differs from the generated document from line ${line + 1}:\n  committed: ${a[line]}\n  generated: ${b[line]}`,
+    );
   }
 });
 

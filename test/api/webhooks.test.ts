@@ -55,17 +55,30 @@ describe('webhooks through the API', () => {
   test('endpoint + callbackUrl: signed events, retries until accepted, every attempt in the delivery log, nothing for other tenants', async () => {
     const key = await tenantKey('hooks-a');
     const other = await tenantKey('hooks-b');
-    const ep = await app.inject({ method: 'POST', url: '/v1/webhooks', headers: bearer(key), payload: { url: `${receiver.base}/endpoint` } });
+    const ep = await app.inject({
+      method: 'POST',
+      url: '/v1/webhooks',
+      headers: bearer(key),
+      payload: { url: `${receiver.base}/endpoint` },
+    });
     assert.equal(ep.statusCode, 201, ep.body);
     const secret: string = ep.json().secret;
     assert.match(secret, /^whsec_/);
     assert.deepEqual(ep.json().events, ['job.completed', 'job.failed', 'job.cancelled']);
     // The secret is shown once: the next endpoint's reply does not carry it.
-    const ep2 = await app.inject({ method: 'POST', url: '/v1/webhooks', headers: bearer(key), payload: { url: `${receiver.base}/epochs-only`, events: ['job.epoch'] } });
+    const ep2 = await app.inject({
+      method: 'POST',
+      url: '/v1/webhooks',
+      headers: bearer(key),
+      payload: { url: `${receiver.base}/epochs-only`, events: ['job.epoch'] },
+    });
     assert.equal(ep2.statusCode, 201, ep2.body);
     assert.equal(ep2.json().secret, undefined);
     const listed = (await app.inject({ url: '/v1/webhooks', headers: bearer(key) })).json().items;
-    assert.deepEqual(listed.map((e: { url: string }) => e.url), [`${receiver.base}/endpoint`, `${receiver.base}/epochs-only`]);
+    assert.deepEqual(
+      listed.map((e: { url: string }) => e.url),
+      [`${receiver.base}/endpoint`, `${receiver.base}/epochs-only`],
+    );
 
     receiver.script('/callback', (res, n) => {
       res.statusCode = n <= 2 ? 500 : 200;
@@ -73,7 +86,9 @@ describe('webhooks through the API', () => {
     });
     const { modelId, datasetId } = await modelAndData(key);
     const created = await app.inject({
-      method: 'POST', url: '/v1/jobs', headers: bearer(key),
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: bearer(key),
       payload: { modelId, datasetId, pruning: { ratio: 0.5 }, callbackUrl: `${receiver.base}/callback` },
     });
     assert.equal(created.statusCode, 202, created.body);
@@ -97,12 +112,23 @@ describe('webhooks through the API', () => {
     assert.equal(new Set(calls.map((c) => c.headers[DELIVERY_HEADER.toLowerCase()])).size, 1, 'and the same delivery id');
     assert.equal(receiver.got('/epochs-only').length, 0);
 
-    const log = await waitFor(async () => {
-      const items = (await app.inject({ url: `/v1/jobs/${jobId}/deliveries`, headers: bearer(key) })).json().items;
-      return items.length >= 4 ? items : null;
-    }, 5000, 'the delivery log');
+    const log = await waitFor(
+      async () => {
+        const items = (await app.inject({ url: `/v1/jobs/${jobId}/deliveries`, headers: bearer(key) })).json().items;
+        return items.length >= 4 ? items : null;
+      },
+      5000,
+      'the delivery log',
+    );
     const callbackLog = log.filter((d: { url: string }) => d.url.endsWith('/callback'));
-    assert.deepEqual(callbackLog.map((d: { attempt: number; status: number; ok: boolean }) => [d.attempt, d.status, d.ok]), [[1, 500, false], [2, 500, false], [3, 200, true]]);
+    assert.deepEqual(
+      callbackLog.map((d: { attempt: number; status: number; ok: boolean }) => [d.attempt, d.status, d.ok]),
+      [
+        [1, 500, false],
+        [2, 500, false],
+        [3, 200, true],
+      ],
+    );
     assert.equal(log.filter((d: { url: string; ok: boolean }) => d.url.endsWith('/endpoint') && d.ok).length, 1);
 
     // The other tenant: 404 for the job's log and the endpoints, an empty list of its own.
@@ -120,7 +146,12 @@ describe('webhooks through the API', () => {
     const key = await tenantKey('hooks-c');
     const { modelId, datasetId } = await modelAndData(key);
     const job = (n: number) =>
-      app.inject({ method: 'POST', url: '/v1/jobs', headers: bearer(key), payload: { modelId, datasetId, pruning: { ratio: 0.5 }, callbackUrl: `${receiver.base}/c${n}` } });
+      app.inject({
+        method: 'POST',
+        url: '/v1/jobs',
+        headers: bearer(key),
+        payload: { modelId, datasetId, pruning: { ratio: 0.5 }, callbackUrl: `${receiver.base}/c${n}` },
+      });
     const first = await job(1);
     assert.equal(first.statusCode, 202, first.body);
     assert.match(first.json().webhookSecret, /^whsec_/);
@@ -137,7 +168,16 @@ describe('webhooks through the API', () => {
     const app2 = await buildApp({ config: strict.config, logger: false });
     try {
       const h = bearer(ADMIN);
-      for (const url of [`${receiver.base}/x`, 'http://localhost:9/', 'http://10.0.0.1/', 'http://192.168.1.1/', 'http://169.254.169.254/latest/meta-data', 'http://[::1]/', 'http://[fd00::1]/', 'http://2130706433/']) {
+      for (const url of [
+        `${receiver.base}/x`,
+        'http://localhost:9/',
+        'http://10.0.0.1/',
+        'http://192.168.1.1/',
+        'http://169.254.169.254/latest/meta-data',
+        'http://[::1]/',
+        'http://[fd00::1]/',
+        'http://2130706433/',
+      ]) {
         const res = await app2.inject({ method: 'POST', url: '/v1/webhooks', headers: h, payload: { url } });
         assert.equal(res.statusCode, 422, `${url}: ${res.body}`);
         assert.equal(res.json().field, 'url');
@@ -154,7 +194,12 @@ describe('webhooks through the API', () => {
     // With the setting, a job's callbackUrl on a refused range is still refused.
     const key = await tenantKey('hooks-d');
     const { modelId, datasetId } = await modelAndData(key);
-    const res = await app.inject({ method: 'POST', url: '/v1/jobs', headers: bearer(key), payload: { modelId, datasetId, pruning: { ratio: 0.5 }, callbackUrl: 'http://10.0.0.1/' } });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: bearer(key),
+      payload: { modelId, datasetId, pruning: { ratio: 0.5 }, callbackUrl: 'http://10.0.0.1/' },
+    });
     assert.equal(res.statusCode, 422, res.body);
     assert.equal(res.json().field, 'callbackUrl');
     assert.deepEqual((await app.inject({ url: '/v1/jobs', headers: bearer(key) })).json().items, []);

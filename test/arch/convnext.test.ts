@@ -26,12 +26,18 @@ function convnextStyle(depthwise = false): tf.LayersModel {
   const init = () => tf.initializers.glorotUniform({ seed: seed++ });
   const bias = () => tf.initializers.randomUniform({ minval: -0.2, maxval: 0.2, seed: seed++ });
   const input = tf.input({ shape: [SIDE, SIDE, 3] });
-  const stem = tf.layers.conv2d({ filters: C, kernelSize: 3, padding: 'same', name: 'stem', kernelInitializer: init() }).apply(input) as tf.SymbolicTensor;
+  const stem = tf.layers
+    .conv2d({ filters: C, kernelSize: 3, padding: 'same', name: 'stem', kernelInitializer: init() })
+    .apply(input) as tf.SymbolicTensor;
   let x = depthwise
-    ? (tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', name: 'dw', depthwiseInitializer: init() }).apply(stem) as tf.SymbolicTensor)
+    ? (tf.layers
+        .depthwiseConv2d({ kernelSize: 3, padding: 'same', name: 'dw', depthwiseInitializer: init() })
+        .apply(stem) as tf.SymbolicTensor)
     : stem;
   x = tf.layers.layerNormalization({ name: 'ln1' }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.conv2d({ filters: 4 * C, kernelSize: 1, activation: 'gelu', name: 'pw1', kernelInitializer: init(), biasInitializer: bias() }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .conv2d({ filters: 4 * C, kernelSize: 1, activation: 'gelu', name: 'pw1', kernelInitializer: init(), biasInitializer: bias() })
+    .apply(x) as tf.SymbolicTensor;
   x = tf.layers.conv2d({ filters: C, kernelSize: 1, name: 'pw2', kernelInitializer: init() }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.add({ name: 'res1' }).apply([x, stem]) as tf.SymbolicTensor;
   const y = tf.layers.layerNormalization({ name: 'ln2' }).apply(x) as tf.SymbolicTensor;
@@ -52,7 +58,10 @@ describe('ConvNeXt-style pointwise MLPs', () => {
   it('finds the 1×1 Conv2D and the 4-D Dense blocks; counts conv MACs with the kernel size', () => {
     const model = convnextStyle();
     const { blocks, notPrunable } = findBlocks(model);
-    assert.deepEqual(blockSummary(blocks), [['pw1', 'pw2', 24, 'gelu'], ['pw3', 'pw4', 24, 'gelu']]);
+    assert.deepEqual(blockSummary(blocks), [
+      ['pw1', 'pw2', 24, 'gelu'],
+      ['pw3', 'pw4', 24, 'gelu'],
+    ]);
     assert.match(notPrunable.find((n) => n.layer === 'stem')?.reason ?? 'not considered', /not considered|goes to/);
     const positions = SIDE * SIDE;
     assert.equal(countMacs(model), positions * (9 * 3 * C + 4 * (C * 4 * C)) + C * 3);
@@ -63,10 +72,13 @@ describe('ConvNeXt-style pointwise MLPs', () => {
     const x = randomInput([10, SIDE, SIDE, 3], 3);
     const check = await pruneAndCompare(model, x, 0.5);
     assert.ok(check.diff <= 1e-4, `diff ${check.diff}`);
-    assert.deepEqual(check.stats.map((s) => s.count), [10 * SIDE * SIDE, 10 * SIDE * SIDE]);
+    assert.deepEqual(
+      check.stats.map((s) => s.count),
+      [10 * SIDE * SIDE, 10 * SIDE * SIDE],
+    );
     const kept = check.pruned.getLayer('pw1').getWeights()[0].shape;
     assert.deepEqual(kept.slice(0, 3), [1, 1, C]);
-    assert.equal(kept[3]! + check.pruned.getLayer("pw3").getWeights()[0].shape[1]!, 24);
+    assert.equal(kept[3]! + check.pruned.getLayer('pw3').getWeights()[0].shape[1]!, 24);
     (await reloadPlain(check.pruned, x)).dispose();
     const { changed, unchanged } = await fineTuneOneStep(model, check.pruned, x);
     assert.deepEqual(unchanged, []);
@@ -91,8 +103,14 @@ describe('Conv2DBackpropFilter on wasm', () => {
       await tf.setBackend(backend); // wasm was initialised (with Lopper's kernels) in before()
       const out: Float32Array[] = [];
       for (const [i, c] of cases.entries()) {
-        const x = tf.tensor(Float32Array.from({ length: c.x.reduce((a, b) => a * b, 1) }, (_, j) => Math.sin(j * 0.37 + i)), c.x as any);
-        const f = tf.tensor(Float32Array.from({ length: c.f.reduce((a, b) => a * b, 1) }, (_, j) => Math.cos(j * 0.21 + i)), c.f as any);
+        const x = tf.tensor(
+          Float32Array.from({ length: c.x.reduce((a, b) => a * b, 1) }, (_, j) => Math.sin(j * 0.37 + i)),
+          c.x as any,
+        );
+        const f = tf.tensor(
+          Float32Array.from({ length: c.f.reduce((a, b) => a * b, 1) }, (_, j) => Math.cos(j * 0.21 + i)),
+          c.f as any,
+        );
         const g = tf.grad((w: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad))))(f);
         assert.deepEqual(g.shape, c.f);
         out.push((await g.data()) as Float32Array);
@@ -119,22 +137,40 @@ describe('a model wasm cannot fine-tune', () => {
     await saveModelFiles(convnextStyle(true), join(dir, 'model'));
     const n = 24;
     const x = (randomInput([n, SIDE, SIDE, 3], 2).dataSync() as Float32Array).slice();
-    writeFileSync(join(dir, 'data.npz'), encodeNpz({ x: { data: x, shape: [n, SIDE, SIDE, 3] }, y: { data: Int32Array.from({ length: n }, (_, i) => i % 3), shape: [n] } }));
+    writeFileSync(
+      join(dir, 'data.npz'),
+      encodeNpz({ x: { data: x, shape: [n, SIDE, SIDE, 3] }, y: { data: Int32Array.from({ length: n }, (_, i) => i % 3), shape: [n] } }),
+    );
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('fails the job with an InputError naming the missing kernel before statistics; epochs 0 still prunes', async () => {
     const stages: string[] = [];
-    const run = (epochs: number, out: string) => runPipeline({
-      model: join(dir, 'model', 'model.json'), data: join(dir, 'data.npz'), outDir: join(dir, out), backend: 'wasm',
-      pruning: pruningSchema.parse({ ratio: 0.5, calibrationSamples: 16 }), fineTune: fineTuneSchema.parse({ epochs }),
-    }, { onProgress: (p) => stages.push(p.stage) });
-    await assert.rejects(run(1, 'out1'), (e: unknown) =>
-      e instanceof InputError && /DepthwiseConv2dNativeBackprop\w+ kernel, which the wasm backend lacks \(gradient of dw \(DepthwiseConv2D\)\)/.test(e.message));
+    const run = (epochs: number, out: string) =>
+      runPipeline(
+        {
+          model: join(dir, 'model', 'model.json'),
+          data: join(dir, 'data.npz'),
+          outDir: join(dir, out),
+          backend: 'wasm',
+          pruning: pruningSchema.parse({ ratio: 0.5, calibrationSamples: 16 }),
+          fineTune: fineTuneSchema.parse({ epochs }),
+        },
+        { onProgress: (p) => stages.push(p.stage) },
+      );
+    await assert.rejects(
+      run(1, 'out1'),
+      (e: unknown) =>
+        e instanceof InputError &&
+        /DepthwiseConv2dNativeBackprop\w+ kernel, which the wasm backend lacks \(gradient of dw \(DepthwiseConv2D\)\)/.test(e.message),
+    );
     assert.ok(!stages.includes('statistics'), `stages: ${stages}`);
     const report = await run(0, 'out0');
     assert.equal(report.blocks.length, 2);
     // and the backend still works after the failed gradient probe
-    assert.equal(tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(2)).dataSync()[0]), 3);
+    assert.equal(
+      tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(2)).dataSync()[0]),
+      3,
+    );
   });
 });

@@ -75,7 +75,12 @@ export interface PruneCheck {
 }
 
 /** Statistics, `ratio` pruning with mean shift, and the mean-replacement comparison on `x`. */
-export async function pruneAndCompare(model: tf.LayersModel, x: tf.Tensor, ratio: number, criterion: 'variance' | 'magnitude' | 'random' = 'variance'): Promise<PruneCheck> {
+export async function pruneAndCompare(
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  ratio: number,
+  criterion: 'variance' | 'magnitude' | 'random' = 'variance',
+): Promise<PruneCheck> {
   const search = findBlocks(model);
   const data = { x: (await x.data()) as Float32Array, n: x.shape[0], sampleShape: x.shape.slice(1) };
   const stats = await collectStatistics(model, search.blocks, data, { batchSize: 7 });
@@ -95,10 +100,12 @@ export async function pruneAndCompare(model: tf.LayersModel, x: tf.Tensor, ratio
 /** Saves to memory and loads back with plain tf.loadLayersModel; asserts identical outputs. */
 export async function reloadPlain(model: tf.LayersModel, x: tf.Tensor): Promise<tf.LayersModel> {
   let saved: tf.io.ModelArtifacts | null = null;
-  await model.save(tf.io.withSaveHandler(async (artifacts) => {
-    saved = artifacts;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
   const artifacts = JSON.parse(JSON.stringify({ ...saved!, weightData: undefined }));
   const reloaded = await tf.loadLayersModel(tf.io.fromMemory({ ...artifacts, weightData: saved!.weightData }));
   const a = model.predict(x) as tf.Tensor;
@@ -109,7 +116,11 @@ export async function reloadPlain(model: tf.LayersModel, x: tf.Tensor): Promise<
 }
 
 /** One distillation step of `student` towards `teacher` on x; returns how many trainable weights changed. */
-export async function fineTuneOneStep(teacher: tf.LayersModel, student: tf.LayersModel, x: tf.Tensor): Promise<{ changed: string[]; unchanged: string[] }> {
+export async function fineTuneOneStep(
+  teacher: tf.LayersModel,
+  student: tf.LayersModel,
+  x: tf.Tensor,
+): Promise<{ changed: string[]; unchanged: string[] }> {
   const n = x.shape[0];
   const logits = tf.tidy(() => toLogits(teacher.predict(x) as tf.Tensor, outputsAreProbabilities(teacher)));
   const teacherLogits = (await logits.data()) as Float32Array;
@@ -117,7 +128,13 @@ export async function fineTuneOneStep(teacher: tf.LayersModel, student: tf.Layer
   const before = student.trainableWeights.map((w) => w.read().dataSync().slice());
   const data = { x: (await x.data()) as Float32Array, n, sampleShape: x.shape.slice(1), y: null };
   const result = await fineTune(student, data, teacherLogits, {
-    epochs: 1, batchSize: n, learningRate: 1e-2, weightDecay: 0.01, temperature: 1, distillWeight: 1, seed: 1,
+    epochs: 1,
+    batchSize: n,
+    learningRate: 1e-2,
+    weightDecay: 0.01,
+    temperature: 1,
+    distillWeight: 1,
+    seed: 1,
   });
   assert.equal(result.epochs.length, 1);
   assert.ok(Number.isFinite(result.epochs[0].loss), `finite loss, got ${result.epochs[0].loss}`);

@@ -14,7 +14,13 @@ function transformerMlps(): tf.LayersModel {
   let seed = 20;
   const init = () => tf.initializers.glorotUniform({ seed: seed++ });
   const dense = (units: number, name: string, activation?: 'gelu' | 'gelu_new' | 'relu' | 'swish') =>
-    tf.layers.dense({ units, activation, name, kernelInitializer: init(), biasInitializer: tf.initializers.randomUniform({ minval: -0.2, maxval: 0.2, seed: seed++ }) });
+    tf.layers.dense({
+      units,
+      activation,
+      name,
+      kernelInitializer: init(),
+      biasInitializer: tf.initializers.randomUniform({ minval: -0.2, maxval: 0.2, seed: seed++ }),
+    });
   const input = tf.input({ shape: [TOKENS, DIM] });
   let x = dense(16, 'mlp1_fc1', 'gelu').apply(input) as tf.SymbolicTensor;
   x = tf.layers.dropout({ rate: 0.1, name: 'mlp1_drop' }).apply(x) as tf.SymbolicTensor;

@@ -28,8 +28,16 @@ type Arr = Float32Array | Float64Array;
 
 /** Multi-head attention by definition, in float64: x [b, t, d] flat, weights as Keras shapes them. */
 function referenceAttention(
-  q: Arr, v: Arr, k: Arr, dims: { b: number; tq: number; tk: number; dq: number; dv: number; dk: number },
-  w: Record<string, Arr>, heads: number, keyDim: number, valueDim: number, out: number, causal = false,
+  q: Arr,
+  v: Arr,
+  k: Arr,
+  dims: { b: number; tq: number; tk: number; dq: number; dv: number; dk: number },
+  w: Record<string, Arr>,
+  heads: number,
+  keyDim: number,
+  valueDim: number,
+  out: number,
+  causal = false,
 ): Float64Array {
   const { b, tq, tk, dq, dv, dk } = dims;
   const proj = (x: Arr, t: number, d: number, kernel: Arr, bias: Arr, h: number, per: number) => {
@@ -121,113 +129,173 @@ function buildVitJson(): KerasModelJson {
 }
 
 const mhaWeights = (k: KerasModelJson, name: string) => ({
-  qk: k.weight_(`${name}/query/kernel`).values, qb: k.weight_(`${name}/query/bias`).values,
-  kk: k.weight_(`${name}/key/kernel`).values, kb: k.weight_(`${name}/key/bias`).values,
-  vk: k.weight_(`${name}/value/kernel`).values, vb: k.weight_(`${name}/value/bias`).values,
-  ok: k.weight_(`${name}/attention_output/kernel`).values, ob: k.weight_(`${name}/attention_output/bias`).values,
+  qk: k.weight_(`${name}/query/kernel`).values,
+  qb: k.weight_(`${name}/query/bias`).values,
+  kk: k.weight_(`${name}/key/kernel`).values,
+  kb: k.weight_(`${name}/key/bias`).values,
+  vk: k.weight_(`${name}/value/kernel`).values,
+  vb: k.weight_(`${name}/value/bias`).values,
+  ok: k.weight_(`${name}/attention_output/kernel`).values,
+  ob: k.weight_(`${name}/attention_output/bias`).values,
 });
 
 // On wasm (Lopper's kernels for layer norm, GELU and AdamW) and on cpu (the same ops' portable
 // paths, which GPU backends run).
-for (const backend of ['wasm', 'cpu'] as const) describe(`Keras-converted ViT on ${backend}`, () => {
-  let dir: string;
-  let keras: KerasModelJson;
-  let model: tf.LayersModel;
-  let x: tf.Tensor;
+for (const backend of ['wasm', 'cpu'] as const)
+  describe(`Keras-converted ViT on ${backend}`, () => {
+    let dir: string;
+    let keras: KerasModelJson;
+    let model: tf.LayersModel;
+    let x: tf.Tensor;
 
-  before(async () => {
-    await initBackend(backend);
-    dir = mkdtempSync(join(tmpdir(), 'lopper-vit-'));
-    keras = buildVitJson();
-    keras.writeTo(join(dir, 'vit'), 'dense_5');
-    model = (await loadModel(join(dir, 'vit', 'model.json'))).model;
-    x = randomInput([12, 8, 8, 1], 5);
-  });
-  after(() => {
-    model?.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  it('loads through src/io with Lopper layers, weights in place', () => {
-    const mha = model.getLayer('multi_head_attention');
-    assert.ok(mha instanceof MultiHeadAttention);
-    assert.deepEqual(mha.getWeights().map((w) => w.shape), [[16, 2, 8], [2, 8], [16, 2, 8], [2, 8], [16, 2, 8], [2, 8], [2, 8, 16], [16]]);
-    assert.deepEqual(model.getLayer('multi_head_attention_1').getWeights().map((w) => w.shape).slice(4), [[16, 2, 4], [2, 4], [2, 4, 16], [16]]);
-    const pe = model.getLayer('position_embedding').getWeights()[0];
-    assert.deepEqual(Array.from(pe.dataSync().slice(0, 4)), Array.from(keras.weight_('position_embedding/embeddings').values.slice(0, 4)));
-    assert.deepEqual(model.outputs[0].shape, [null, 3]);
-    // self-attention resolved to one input; kwargs value+key resolved to the same tensor
-    assert.equal((mha as any).inboundNodes[0].inputTensors.length, 1);
-  });
-
-  it('MultiHeadAttention matches a plain float64 computation (≤ 1e-5)', async () => {
-    for (const [ln, name, valueDim] of [['layer_normalization', 'multi_head_attention', 8], ['layer_normalization_2', 'multi_head_attention_1', 4]] as const) {
-      const probe = tf.model({ inputs: model.inputs, outputs: [model.getLayer(ln).output as tf.SymbolicTensor, model.getLayer(name).output as tf.SymbolicTensor] });
-      const [lnOut, attOut] = probe.predict(x) as tf.Tensor[];
-      const input = (await lnOut.data()) as Float32Array;
-      const expected = referenceAttention(input, input, input, { b: 12, tq: 17, tk: 17, dq: 16, dv: 16, dk: 16 }, mhaWeights(keras, name), 2, 8, valueDim, 16);
-      const diff = maxDiff((await attOut.data()) as Float32Array, expected);
-      assert.ok(diff <= 1e-5, `${name}: max abs diff ${diff}`);
-      tf.dispose([lnOut, attOut]);
-    }
-  });
-
-  it('finds the MLP blocks and says why the residual-tapped and LayerNorm\'d Dense layers are not prunable', () => {
-    const { blocks, notPrunable } = findBlocks(model);
-    assert.deepEqual(blockSummary(blocks), [['dense', 'dense_1', 32, 'gelu'], ['dense_2', 'dense_3', 32, 'gelu']]);
-    const reasons = Object.fromEntries(notPrunable.map((n) => [n.layer, n.reason]));
-    assert.match(reasons.dense_1, /add_2 \(Add\)/);
-    assert.match(reasons.dense_3, /add_4 \(Add\)/);
-    assert.match(reasons.dense_4, /LayerNormalization/);
-    assert.match(reasons.dense_5, /model output/);
-  });
-
-  it('counts attention MACs from the layer', () => {
-    const attention = (valueDim: number) => 17 * 16 * 16 * 2 + 2 * 17 * 16 * valueDim * 1 + 2 * 17 * 17 * 8 + 2 * 17 * 17 * valueDim + 17 * 2 * valueDim * 16;
-    const dense = 2 * (17 * 16 * 32 + 17 * 32 * 16) + 16 * 16 + 16 * 3;
-    const conv = 4 * 1 * 16 * 16;
-    assert.equal(countMacs(model), conv + attention(8) + attention(4) + dense);
-  });
-
-  it('prunes 50% exactly (mean replacement ≤ 1e-4), reloads with plain tfjs, fine-tunes every weight', async () => {
-    const check = await pruneAndCompare(model, x, 0.5);
-    assert.ok(check.diff <= 1e-4, `pruned vs mean-replaced: ${check.diff}`);
-    // Every token counts as a sample for the statistics.
-    assert.equal(check.stats[0].count, 12 * 17);
-    assert.equal(check.plans.reduce((a, p) => a + p.kept.length, 0), 32);
-    const reloaded = await reloadPlain(check.pruned, x);
-    reloaded.dispose();
-    const { changed, unchanged } = await fineTuneOneStep(model, check.pruned, x);
-    assert.deepEqual(unchanged, []);
-    for (const w of ['conv2d/kernel', 'class_token/cls', 'position_embedding/embeddings', 'multi_head_attention/query/kernel', 'multi_head_attention_1/attention_output/bias', 'dense/kernel']) {
-      assert.ok(changed.includes(w), `${w} changed`);
-    }
-    check.pruned.dispose();
-  });
-
-  it('runs through runPipeline (inspection, statistics, pruning, one distillation epoch, save) from the converter files', async () => {
-    const n = 40;
-    const images = (randomInput([n, 8, 8, 1], 21).dataSync() as Float32Array).slice();
-    const labels = Int32Array.from({ length: n }, (_, i) => i % 3);
-    writeFileSync(join(dir, 'data.npz'), encodeNpz({ x: { data: images, shape: [n, 8, 8, 1] }, y: { data: labels, shape: [n] } }));
-    const report = await runPipeline({
-      model: join(dir, 'vit', 'model.json'), data: join(dir, 'data.npz'), outDir: join(dir, 'out'), backend,
-      pruning: pruningSchema.parse({ ratio: 0.5, calibrationSamples: 32 }),
-      fineTune: fineTuneSchema.parse({ epochs: 1, batchSize: 8, learningRate: 1e-3 }),
+    before(async () => {
+      await initBackend(backend);
+      dir = mkdtempSync(join(tmpdir(), 'lopper-vit-'));
+      keras = buildVitJson();
+      keras.writeTo(join(dir, 'vit'), 'dense_5');
+      model = (await loadModel(join(dir, 'vit', 'model.json'))).model;
+      x = randomInput([12, 8, 8, 1], 5);
     });
-    assert.deepEqual(report.blocks.map((b) => [b.fc1, b.kept]), [['dense', report.blocks[0].kept], ['dense_2', 32 - report.blocks[0].kept]]);
-    assert.ok(report.macs.after < report.macs.before && report.params.after < report.params.before);
-    assert.equal(report.fineTune.epochs.length, 1);
-    const json = JSON.parse(readFileSync(join(dir, 'out', 'model.json'), 'utf8'));
-    const weights = readFileSync(join(dir, 'out', 'weights.bin'));
-    const reloaded = await tf.loadLayersModel(tf.io.fromMemory({
-      modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights,
-      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-    }));
-    assert.ok(reloaded.getLayer('multi_head_attention') instanceof MultiHeadAttention);
-    assert.deepEqual((reloaded.predict(tf.zeros([2, 8, 8, 1])) as tf.Tensor).shape, [2, 3]);
+    after(() => {
+      model?.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('loads through src/io with Lopper layers, weights in place', () => {
+      const mha = model.getLayer('multi_head_attention');
+      assert.ok(mha instanceof MultiHeadAttention);
+      assert.deepEqual(
+        mha.getWeights().map((w) => w.shape),
+        [[16, 2, 8], [2, 8], [16, 2, 8], [2, 8], [16, 2, 8], [2, 8], [2, 8, 16], [16]],
+      );
+      assert.deepEqual(
+        model
+          .getLayer('multi_head_attention_1')
+          .getWeights()
+          .map((w) => w.shape)
+          .slice(4),
+        [[16, 2, 4], [2, 4], [2, 4, 16], [16]],
+      );
+      const pe = model.getLayer('position_embedding').getWeights()[0];
+      assert.deepEqual(
+        Array.from(pe.dataSync().slice(0, 4)),
+        Array.from(keras.weight_('position_embedding/embeddings').values.slice(0, 4)),
+      );
+      assert.deepEqual(model.outputs[0].shape, [null, 3]);
+      // self-attention resolved to one input; kwargs value+key resolved to the same tensor
+      assert.equal((mha as any).inboundNodes[0].inputTensors.length, 1);
+    });
+
+    it('MultiHeadAttention matches a plain float64 computation (≤ 1e-5)', async () => {
+      for (const [ln, name, valueDim] of [
+        ['layer_normalization', 'multi_head_attention', 8],
+        ['layer_normalization_2', 'multi_head_attention_1', 4],
+      ] as const) {
+        const probe = tf.model({
+          inputs: model.inputs,
+          outputs: [model.getLayer(ln).output as tf.SymbolicTensor, model.getLayer(name).output as tf.SymbolicTensor],
+        });
+        const [lnOut, attOut] = probe.predict(x) as tf.Tensor[];
+        const input = (await lnOut.data()) as Float32Array;
+        const expected = referenceAttention(
+          input,
+          input,
+          input,
+          { b: 12, tq: 17, tk: 17, dq: 16, dv: 16, dk: 16 },
+          mhaWeights(keras, name),
+          2,
+          8,
+          valueDim,
+          16,
+        );
+        const diff = maxDiff((await attOut.data()) as Float32Array, expected);
+        assert.ok(diff <= 1e-5, `${name}: max abs diff ${diff}`);
+        tf.dispose([lnOut, attOut]);
+      }
+    });
+
+    it("finds the MLP blocks and says why the residual-tapped and LayerNorm'd Dense layers are not prunable", () => {
+      const { blocks, notPrunable } = findBlocks(model);
+      assert.deepEqual(blockSummary(blocks), [
+        ['dense', 'dense_1', 32, 'gelu'],
+        ['dense_2', 'dense_3', 32, 'gelu'],
+      ]);
+      const reasons = Object.fromEntries(notPrunable.map((n) => [n.layer, n.reason]));
+      assert.match(reasons.dense_1, /add_2 \(Add\)/);
+      assert.match(reasons.dense_3, /add_4 \(Add\)/);
+      assert.match(reasons.dense_4, /LayerNormalization/);
+      assert.match(reasons.dense_5, /model output/);
+    });
+
+    it('counts attention MACs from the layer', () => {
+      const attention = (valueDim: number) =>
+        17 * 16 * 16 * 2 + 2 * 17 * 16 * valueDim * 1 + 2 * 17 * 17 * 8 + 2 * 17 * 17 * valueDim + 17 * 2 * valueDim * 16;
+      const dense = 2 * (17 * 16 * 32 + 17 * 32 * 16) + 16 * 16 + 16 * 3;
+      const conv = 4 * 1 * 16 * 16;
+      assert.equal(countMacs(model), conv + attention(8) + attention(4) + dense);
+    });
+
+    it('prunes 50% exactly (mean replacement ≤ 1e-4), reloads with plain tfjs, fine-tunes every weight', async () => {
+      const check = await pruneAndCompare(model, x, 0.5);
+      assert.ok(check.diff <= 1e-4, `pruned vs mean-replaced: ${check.diff}`);
+      // Every token counts as a sample for the statistics.
+      assert.equal(check.stats[0].count, 12 * 17);
+      assert.equal(
+        check.plans.reduce((a, p) => a + p.kept.length, 0),
+        32,
+      );
+      const reloaded = await reloadPlain(check.pruned, x);
+      reloaded.dispose();
+      const { changed, unchanged } = await fineTuneOneStep(model, check.pruned, x);
+      assert.deepEqual(unchanged, []);
+      for (const w of [
+        'conv2d/kernel',
+        'class_token/cls',
+        'position_embedding/embeddings',
+        'multi_head_attention/query/kernel',
+        'multi_head_attention_1/attention_output/bias',
+        'dense/kernel',
+      ]) {
+        assert.ok(changed.includes(w), `${w} changed`);
+      }
+      check.pruned.dispose();
+    });
+
+    it('runs through runPipeline (inspection, statistics, pruning, one distillation epoch, save) from the converter files', async () => {
+      const n = 40;
+      const images = (randomInput([n, 8, 8, 1], 21).dataSync() as Float32Array).slice();
+      const labels = Int32Array.from({ length: n }, (_, i) => i % 3);
+      writeFileSync(join(dir, 'data.npz'), encodeNpz({ x: { data: images, shape: [n, 8, 8, 1] }, y: { data: labels, shape: [n] } }));
+      const report = await runPipeline({
+        model: join(dir, 'vit', 'model.json'),
+        data: join(dir, 'data.npz'),
+        outDir: join(dir, 'out'),
+        backend,
+        pruning: pruningSchema.parse({ ratio: 0.5, calibrationSamples: 32 }),
+        fineTune: fineTuneSchema.parse({ epochs: 1, batchSize: 8, learningRate: 1e-3 }),
+      });
+      assert.deepEqual(
+        report.blocks.map((b) => [b.fc1, b.kept]),
+        [
+          ['dense', report.blocks[0].kept],
+          ['dense_2', 32 - report.blocks[0].kept],
+        ],
+      );
+      assert.ok(report.macs.after < report.macs.before && report.params.after < report.params.before);
+      assert.equal(report.fineTune.epochs.length, 1);
+      const json = JSON.parse(readFileSync(join(dir, 'out', 'model.json'), 'utf8'));
+      const weights = readFileSync(join(dir, 'out', 'weights.bin'));
+      const reloaded = await tf.loadLayersModel(
+        tf.io.fromMemory({
+          modelTopology: json.modelTopology,
+          weightSpecs: json.weightsManifest[0].weights,
+          weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+        }),
+      );
+      assert.ok(reloaded.getLayer('multi_head_attention') instanceof MultiHeadAttention);
+      assert.deepEqual((reloaded.predict(tf.zeros([2, 8, 8, 1])) as tf.Tensor).shape, [2, 3]);
+    });
   });
-});
 
 describe('MultiHeadAttention layer', () => {
   before(async () => {
@@ -243,7 +311,14 @@ describe('MultiHeadAttention layer', () => {
     const q = tf.input({ shape: [5, 6] });
     const v = tf.input({ shape: [7, 4] });
     const k = tf.input({ shape: [7, 3] });
-    const layer = new MultiHeadAttention({ numHeads: 3, keyDim: 4, valueDim: 2, outputShape: 9, name: 'cross', kernelInitializer: 'glorot_uniform' });
+    const layer = new MultiHeadAttention({
+      numHeads: 3,
+      keyDim: 4,
+      valueDim: 2,
+      outputShape: 9,
+      name: 'cross',
+      kernelInitializer: 'glorot_uniform',
+    });
     const out = layer.apply([q, v, k]) as tf.SymbolicTensor;
     assert.deepEqual(out.shape, [null, 5, 9]);
     const model = tf.model({ inputs: [q, v, k], outputs: out });
@@ -253,7 +328,14 @@ describe('MultiHeadAttention layer', () => {
     const [xq, xv, xk] = await Promise.all(xs.map((t) => t.data() as Promise<Float32Array>));
     const expected = referenceAttention(xq, xv, xk, { b: 2, tq: 5, tk: 7, dq: 6, dv: 4, dk: 3 }, weightsOf(layer), 3, 4, 2, 9);
     assert.ok(maxDiff((await y.data()) as Float32Array, expected) <= 1e-5);
-    assert.equal(layer.macsPerSample([[null, 5, 6], [null, 7, 4], [null, 7, 3]]), 5 * 6 * 12 + 7 * 3 * 12 + 7 * 4 * 6 + 3 * 5 * 7 * 4 + 3 * 5 * 7 * 2 + 5 * 6 * 9);
+    assert.equal(
+      layer.macsPerSample([
+        [null, 5, 6],
+        [null, 7, 4],
+        [null, 7, 3],
+      ]),
+      5 * 6 * 12 + 7 * 3 * 12 + 7 * 4 * 6 + 3 * 5 * 7 * 4 + 3 * 5 * 7 * 2 + 5 * 6 * 9,
+    );
   });
 
   it('a 4-D query attends over all positions; a causal mask hides later tokens; both survive a save', async () => {
@@ -281,25 +363,48 @@ describe('MultiHeadAttention layer', () => {
 
   it('unsupported attention_axes and attention_mask are refused with a clear message', () => {
     const x = tf.input({ shape: [3, 2, 4] });
-    assert.throws(() => new MultiHeadAttention({ numHeads: 1, keyDim: 2, attentionAxes: [2] }).apply(x), /attention_axes \[2\] not supported/);
-    assert.throws(() => new MultiHeadAttention({ numHeads: 1, keyDim: 2 }).apply(x, { value: x, attentionMask: x }), /attention_mask is not supported/);
+    assert.throws(
+      () => new MultiHeadAttention({ numHeads: 1, keyDim: 2, attentionAxes: [2] }).apply(x),
+      /attention_axes \[2\] not supported/,
+    );
+    assert.throws(
+      () => new MultiHeadAttention({ numHeads: 1, keyDim: 2 }).apply(x, { value: x, attentionMask: x }),
+      /attention_mask is not supported/,
+    );
   });
 
   it('regularizers and constraints, which it does not apply, are refused at load naming the layer, and never saved', async () => {
     const l2 = { className: 'L1L2', config: { l1: 0, l2: 0.01 } };
-    for (const [key, keras] of [['kernelRegularizer', 'kernel_regularizer'], ['biasRegularizer', 'bias_regularizer'], ['activityRegularizer', 'activity_regularizer'],
-      ['kernelConstraint', 'kernel_constraint'], ['biasConstraint', 'bias_constraint']]) {
-      assert.throws(() => new MultiHeadAttention({ numHeads: 1, keyDim: 2, name: 'mha', [key]: l2 }), new RegExp(`MultiHeadAttention mha: ${keras} .*L1L2.* is not supported`), key);
+    for (const [key, keras] of [
+      ['kernelRegularizer', 'kernel_regularizer'],
+      ['biasRegularizer', 'bias_regularizer'],
+      ['activityRegularizer', 'activity_regularizer'],
+      ['kernelConstraint', 'kernel_constraint'],
+      ['biasConstraint', 'bias_constraint'],
+    ]) {
+      assert.throws(
+        () => new MultiHeadAttention({ numHeads: 1, keyDim: 2, name: 'mha', [key]: l2 }),
+        new RegExp(`MultiHeadAttention mha: ${keras} .*L1L2.* is not supported`),
+        key,
+      );
     }
     // Keras writes all five, null: that loads, and the saved config leaves them out.
     const plain = new MultiHeadAttention({ numHeads: 1, keyDim: 2, kernelRegularizer: null, biasConstraint: null });
-    assert.deepEqual(Object.keys(plain.getConfig()).filter((k) => /Regularizer|Constraint/.test(k)), []);
+    assert.deepEqual(
+      Object.keys(plain.getConfig()).filter((k) => /Regularizer|Constraint/.test(k)),
+      [],
+    );
     const k = new KerasModelJson();
     const x = k.input('input_1', [4, 6]);
     k.mha('attn', x, { heads: 2, keyDim: 3, dim: 6, tokens: 4 });
     k.layers.find((l) => l.name === 'attn').config.kernel_regularizer = { class_name: 'L1L2', config: { l1: 0, l2: 0.01 } };
-    await assert.rejects(loadModelFromArtifacts(artifactsFromFiles(k.files('attn'))), (e: unknown) =>
-      e instanceof InputError && e.field === 'model.json' && /MultiHeadAttention attn: kernel_regularizer .* is not supported/.test(e.message));
+    await assert.rejects(
+      loadModelFromArtifacts(artifactsFromFiles(k.files('attn'))),
+      (e: unknown) =>
+        e instanceof InputError &&
+        e.field === 'model.json' &&
+        /MultiHeadAttention attn: kernel_regularizer .* is not supported/.test(e.message),
+    );
   });
 });
 
@@ -337,7 +442,10 @@ describe('vit-keras layers and unknown classes', () => {
     x = k.raw('TFOpLambda', 'tf.__operators__.add', { function: '__operators__.add' }, [x]);
     x = k.raw('Patches', 'patches', { patch_size: 2 }, [x]);
     k.dense('dense', x, 3, 6);
-    await assert.rejects(inspectModelFiles(k.files('dense')), (e: unknown) =>
-      e instanceof InputError && e.field === 'model.json' && /unknown layer class\(es\): TFOpLambda, Patches/.test(e.message));
+    await assert.rejects(
+      inspectModelFiles(k.files('dense')),
+      (e: unknown) =>
+        e instanceof InputError && e.field === 'model.json' && /unknown layer class\(es\): TFOpLambda, Patches/.test(e.message),
+    );
   });
 });

@@ -25,7 +25,10 @@ export function values(n: number, seed = 1): Float32Array {
 export const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** Runs fn on `backend` and returns every output's values and shape. */
-export async function on(backend: 'cpu' | 'wasm', fn: () => tf.Tensor | tf.Tensor[]): Promise<{ data: Float32Array | Int32Array | Uint8Array; shape: number[] }[]> {
+export async function on(
+  backend: 'cpu' | 'wasm',
+  fn: () => tf.Tensor | tf.Tensor[],
+): Promise<{ data: Float32Array | Int32Array | Uint8Array; shape: number[] }[]> {
   const prev = tf.getBackend();
   await tf.setBackend(backend);
   try {

@@ -23,24 +23,37 @@ const STEP = { beta1: 0.9, beta2: 0.999, stepSize: 0.0123, epsilon: 1e-8 * Math.
 for (const n of [1, 3, 4, 9, 1001]) {
   for (const decay of [true, false]) {
     test(`adamwUpdate n=${n}${decay ? ' with decay' : ''}: wasm kernel gives the portable path's bits`, async () => {
-      await matchesCpu(() => {
-        const w = tf.tensor(values(n, 1));
-        const g = tf.mul(tf.tensor(values(n, 2)), 0.01);
-        const m = tf.mul(tf.tensor(values(n, 3)), 0.001);
-        const v = tf.abs(tf.mul(tf.tensor(values(n, 4)), 1e-5));
-        const mask = decay ? tf.tensor(Float32Array.from(values(n, 5), (x) => (x > 0 ? 1 : 0))) : null;
-        return adamwUpdate(w, g, m, v, mask, STEP);
-      }, 'adamw', 0, 0);
+      await matchesCpu(
+        () => {
+          const w = tf.tensor(values(n, 1));
+          const g = tf.mul(tf.tensor(values(n, 2)), 0.01);
+          const m = tf.mul(tf.tensor(values(n, 3)), 0.001);
+          const v = tf.abs(tf.mul(tf.tensor(values(n, 4)), 1e-5));
+          const mask = decay ? tf.tensor(Float32Array.from(values(n, 5), (x) => (x > 0 ? 1 : 0))) : null;
+          return adamwUpdate(w, g, m, v, mask, STEP);
+        },
+        'adamw',
+        0,
+        0,
+      );
     });
   }
 }
 
 test('AdamW: 3 steps of a kernel, a bias and a LayerNorm-like scale train to the same bits on wasm and cpu', async () => {
   const run = () => {
-    const vars = [tf.variable(tf.tensor(values(12, 7), [3, 4])), tf.variable(tf.tensor(values(4, 8))), tf.variable(tf.tensor(values(5, 9)))];
+    const vars = [
+      tf.variable(tf.tensor(values(12, 7), [3, 4])),
+      tf.variable(tf.tensor(values(4, 8))),
+      tf.variable(tf.tensor(values(5, 9))),
+    ];
     const opt = new AdamW({ learningRate: 0.01, weightDecay: 0.1 });
     for (let step = 0; step < 3; step++) {
-      tf.tidy(() => opt.applyGradients(Object.fromEntries(vars.map((v, i) => [v.name, tf.mul(tf.tensor(values(v.size, 10 * step + i), v.shape), 0.1)]))));
+      tf.tidy(() =>
+        opt.applyGradients(
+          Object.fromEntries(vars.map((v, i) => [v.name, tf.mul(tf.tensor(values(v.size, 10 * step + i), v.shape), 0.1)])),
+        ),
+      );
     }
     const out = vars.map((v) => v.clone());
     opt.dispose();
@@ -52,10 +65,12 @@ test('AdamW: 3 steps of a kernel, a bias and a LayerNorm-like scale train to the
   cpu.forEach((c, i) => assert.deepEqual(Array.from(wasm[i].data), Array.from(c.data), `variable ${i}`));
 });
 
-test('fineTune with Lopper\'s kernels (layer norm, GELU, AdamW update) trains and keeps the tensor count flat across epochs', async () => {
+test("fineTune with Lopper's kernels (layer norm, GELU, AdamW update) trains and keeps the tensor count flat across epochs", async () => {
   const input = tf.input({ shape: [6, 8] });
   let h = new LayerNormalization({ epsilon: 1e-5 }).apply(input) as tf.SymbolicTensor;
-  h = tf.layers.dense({ units: 16, activation: 'gelu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers
+    .dense({ units: 16, activation: 'gelu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) })
+    .apply(h) as tf.SymbolicTensor;
   h = tf.layers.dense({ units: 8, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(h) as tf.SymbolicTensor;
   h = tf.layers.globalAveragePooling1d().apply(h) as tf.SymbolicTensor;
   const out = tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }).apply(h) as tf.SymbolicTensor;
@@ -67,7 +82,13 @@ test('fineTune with Lopper\'s kernels (layer norm, GELU, AdamW update) trains an
   const counts: number[] = [];
   const before = tf.memory().numTensors;
   const { epochs } = await fineTune(student, { x, n, sampleShape: [6, 8], y }, teacher, {
-    epochs: 4, batchSize: 16, learningRate: 3e-3, weightDecay: 0.01, temperature: 1, distillWeight: 0.5, seed: 0,
+    epochs: 4,
+    batchSize: 16,
+    learningRate: 3e-3,
+    weightDecay: 0.01,
+    temperature: 1,
+    distillWeight: 0.5,
+    seed: 0,
     evaluate: async () => (counts.push(tf.memory().numTensors), null),
   });
   assert.ok(epochs[3].loss < epochs[0].loss, `loss ${epochs.map((e) => e.loss)}`);

@@ -39,8 +39,14 @@ export function outputs(fn: () => tf.Tensor | tf.Tensor[]): { data: Float32Array
 export const BIT_CASES: Record<string, { simd: string | null; run: () => tf.Tensor | tf.Tensor[] }> = {};
 
 const SIMD: Record<string, string> = {
-  exp: 'elementwise.exp', erf: 'elementwise.erf', gelu: 'elementwise.gelu', 'layer-norm': 'layer-norm.lnFwd',
-  adamw: 'adamw.adamw', colsum: 'colsum.colsum', bmm: 'bmm.bmm', 'block-transpose': 'block-transpose.blockTranspose',
+  exp: 'elementwise.exp',
+  erf: 'elementwise.erf',
+  gelu: 'elementwise.gelu',
+  'layer-norm': 'layer-norm.lnFwd',
+  adamw: 'adamw.adamw',
+  colsum: 'colsum.colsum',
+  bmm: 'bmm.bmm',
+  'block-transpose': 'block-transpose.blockTranspose',
 };
 const add = (kernel: string, name: string, run: () => tf.Tensor | tf.Tensor[], simd = true) => {
   BIT_CASES[`${kernel}: ${name}`] = { simd: simd ? SIMD[kernel] : null, run };
@@ -81,16 +87,26 @@ for (const n of [1, 3, 4, 7, 1001]) {
 }
 
 // Layer norm: SIMD rows (d a multiple of 4) and JavaScript rows.
-for (const shape of [[64, 64], [3, 16, 12], [5, 6], [2, 3, 1]]) {
-  add('layer-norm', JSON.stringify(shape), () => {
-    const d = shape.at(-1)!;
-    const x = tf.add(tf.mul(tf.tensor(values(size(shape), 1), shape), 3), 1.5);
-    const g = tf.add(tf.tensor(values(d, 2)), 1);
-    const b = tf.tensor(values(d, 3));
-    const dy = tf.tensor(values(size(shape), 4), shape);
-    const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(layerNorm(xx, gg, bb, 1, 1e-3), dy));
-    return [layerNorm(x, g, b, 1, 1e-3), ...tf.grads(f)([x, g, b])];
-  }, shape.at(-1)! % 4 === 0);
+for (const shape of [
+  [64, 64],
+  [3, 16, 12],
+  [5, 6],
+  [2, 3, 1],
+]) {
+  add(
+    'layer-norm',
+    JSON.stringify(shape),
+    () => {
+      const d = shape.at(-1)!;
+      const x = tf.add(tf.mul(tf.tensor(values(size(shape), 1), shape), 3), 1.5);
+      const g = tf.add(tf.tensor(values(d, 2)), 1);
+      const b = tf.tensor(values(d, 3));
+      const dy = tf.tensor(values(size(shape), 4), shape);
+      const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(layerNorm(xx, gg, bb, 1, 1e-3), dy));
+      return [layerNorm(x, g, b, 1, 1e-3), ...tf.grads(f)([x, g, b])];
+    },
+    shape.at(-1)! % 4 === 0,
+  );
 }
 
 // AdamW update, with and without decay, every length mod 4.
@@ -110,8 +126,12 @@ for (const n of [1, 3, 4, 9, 1001]) {
 
 // Column sums over leading axes, with the gradient and moments.
 const SUMS: [number[], number[], boolean][] = [
-  [[4096, 64], [0], false], [[32, 16, 192], [0, 1], false], [[32, 16, 192], [0, 1], true],
-  [[7, 10], [0], false], [[9, 5], [0], true], [[1, 50, 1, 8], [0, 1, 2], false],
+  [[4096, 64], [0], false],
+  [[32, 16, 192], [0, 1], false],
+  [[32, 16, 192], [0, 1], true],
+  [[7, 10], [0], false],
+  [[9, 5], [0], true],
+  [[1, 50, 1, 8], [0, 1, 2], false],
 ];
 for (const [shape, axes, keepDims] of SUMS) {
   add('colsum', `${JSON.stringify(shape)} over ${JSON.stringify(axes)}${keepDims ? ' keepDims' : ''}`, () => {
@@ -123,10 +143,74 @@ for (const [shape, axes, keepDims] of SUMS) {
 
 // Matmuls on the SIMD kernel (wasm-matmul tests): every case and transpose, forward and gradients.
 const MATMULS: [number[], number[]][] = [
-  [[5, 7], [7, 3]], [[1, 9, 6], [1, 6, 4]], [[3, 5, 7], [7, 4]], [[2, 3, 5, 7], [1, 7, 4]], [[5, 7], [3, 7, 4]],
-  [[1, 5, 7], [2, 3, 7, 4]], [[3, 5, 7], [3, 7, 4]], [[3, 5, 7], [3, 7, 9]], [[2, 17, 16], [2, 16, 37]],
-  [[2, 4, 16, 16], [2, 4, 16, 16]], [[2, 3, 5, 7], [1, 3, 7, 4]], [[1, 5, 7], [4, 7, 4]], [[2, 3, 5, 7], [2, 1, 7, 4]],
-  [[6, 300], [300, 21]], [[2, 5, 257], [2, 257, 9]], [[32, 300], [300, 21]], [[4, 8, 130], [130, 9]],
+  [
+    [5, 7],
+    [7, 3],
+  ],
+  [
+    [1, 9, 6],
+    [1, 6, 4],
+  ],
+  [
+    [3, 5, 7],
+    [7, 4],
+  ],
+  [
+    [2, 3, 5, 7],
+    [1, 7, 4],
+  ],
+  [
+    [5, 7],
+    [3, 7, 4],
+  ],
+  [
+    [1, 5, 7],
+    [2, 3, 7, 4],
+  ],
+  [
+    [3, 5, 7],
+    [3, 7, 4],
+  ],
+  [
+    [3, 5, 7],
+    [3, 7, 9],
+  ],
+  [
+    [2, 17, 16],
+    [2, 16, 37],
+  ],
+  [
+    [2, 4, 16, 16],
+    [2, 4, 16, 16],
+  ],
+  [
+    [2, 3, 5, 7],
+    [1, 3, 7, 4],
+  ],
+  [
+    [1, 5, 7],
+    [4, 7, 4],
+  ],
+  [
+    [2, 3, 5, 7],
+    [2, 1, 7, 4],
+  ],
+  [
+    [6, 300],
+    [300, 21],
+  ],
+  [
+    [2, 5, 257],
+    [2, 257, 9],
+  ],
+  [
+    [32, 300],
+    [300, 21],
+  ],
+  [
+    [4, 8, 130],
+    [130, 9],
+  ],
 ];
 /** Batch axes that broadcast inside the batch (neither equal nor one side unbatched): the stock loop. */
 const stockLoop = (as: number[], bs: number[]) => {
@@ -137,19 +221,39 @@ const tr = (s: number[]) => [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]
 for (const [as, bs] of MATMULS) {
   for (const ta of [false, true]) {
     for (const tb of [false, true]) {
-      add('bmm', `${JSON.stringify(as)} x ${JSON.stringify(bs)}${ta ? ' ta' : ''}${tb ? ' tb' : ''}`, () => {
-        const a = tf.tensor(values(size(as), 1), ta ? tr(as) : as);
-        const b = tf.tensor(values(size(bs), 2), tb ? tr(bs) : bs);
-        const y = tf.matMul(a, b, ta, tb);
-        if (JSON.stringify(as.slice(0, -2)) !== JSON.stringify(bs.slice(0, -2))) return y;
-        const dy = tf.tensor(values(y.size, 3), y.shape);
-        return [y, ...tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, w, ta, tb), dy)))([a, b])];
-      }, !stockLoop(as, bs));
+      add(
+        'bmm',
+        `${JSON.stringify(as)} x ${JSON.stringify(bs)}${ta ? ' ta' : ''}${tb ? ' tb' : ''}`,
+        () => {
+          const a = tf.tensor(values(size(as), 1), ta ? tr(as) : as);
+          const b = tf.tensor(values(size(bs), 2), tb ? tr(bs) : bs);
+          const y = tf.matMul(a, b, ta, tb);
+          if (JSON.stringify(as.slice(0, -2)) !== JSON.stringify(bs.slice(0, -2))) return y;
+          const dy = tf.tensor(values(y.size, 3), y.shape);
+          return [y, ...tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, w, ta, tb), dy)))([a, b])];
+        },
+        !stockLoop(as, bs),
+      );
     }
   }
 }
 
 // Transposes that keep rows of a multiple of 4 floats in place (the SIMD row copy).
-for (const [shape, perm] of [[[3, 4, 3, 2, 8], [2, 0, 3, 1, 4]], [[2, 5, 3, 12], [0, 2, 1, 3]], [[4, 6, 8], [1, 0, 2]]] as [number[], number[]][]) {
-  add('block-transpose', `${JSON.stringify(shape)} by ${JSON.stringify(perm)}`, () => tf.transpose(tf.tensor(values(size(shape), 3), shape), perm));
+for (const [shape, perm] of [
+  [
+    [3, 4, 3, 2, 8],
+    [2, 0, 3, 1, 4],
+  ],
+  [
+    [2, 5, 3, 12],
+    [0, 2, 1, 3],
+  ],
+  [
+    [4, 6, 8],
+    [1, 0, 2],
+  ],
+] as [number[], number[]][]) {
+  add('block-transpose', `${JSON.stringify(shape)} by ${JSON.stringify(perm)}`, () =>
+    tf.transpose(tf.tensor(values(size(shape), 3), shape), perm),
+  );
 }

@@ -44,11 +44,16 @@ test('exp on wasm: the SIMD lanes give the same bits as the scalar version, edge
 
 test('exp matches cpu for every length mod 4, with its gradient', async () => {
   for (const n of [1, 2, 3, 4, 5, 7, 64, 1001]) {
-    await matchesCpu(() => {
-      const x = tf.mul(tf.tensor(values(n, n)), 12);
-      const g = tf.grad((v: tf.Tensor) => tf.sum(tf.exp(v)))(x);
-      return [tf.exp(x), g];
-    }, `exp n=${n}`, 3e-7, 0);
+    await matchesCpu(
+      () => {
+        const x = tf.mul(tf.tensor(values(n, n)), 12);
+        const g = tf.grad((v: tf.Tensor) => tf.sum(tf.exp(v)))(x);
+        return [tf.exp(x), g];
+      },
+      `exp n=${n}`,
+      3e-7,
+      0,
+    );
   }
 });
 
@@ -78,23 +83,41 @@ const SUMS: [number[], number[], boolean][] = [
 
 for (const [shape, axes, keepDims] of SUMS) {
   test(`sum and moments ${JSON.stringify(shape)} over ${JSON.stringify(axes)}${keepDims ? ' keepDims' : ''} match cpu, with the sum's gradient`, async () => {
-    await matchesCpu(() => {
-      const x = tf.tensor(values(size(shape), 5), shape);
-      const y = tf.sum(x, axes, keepDims);
-      const dy = tf.tensor(values(y.size, 6), y.shape);
-      const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.sum(v, axes, keepDims), dy)))(x);
-      if (x.size === 0) return [y, g];
-      const { mean, variance } = tf.moments(x, axes, keepDims); // Mean over the same axes
-      return [y, g, mean, variance];
-    }, 'sum', 1e-4, 1e-5); // float32 accumulation (stock wasm too); cpu sums in float64
+    await matchesCpu(
+      () => {
+        const x = tf.tensor(values(size(shape), 5), shape);
+        const y = tf.sum(x, axes, keepDims);
+        const dy = tf.tensor(values(y.size, 6), y.shape);
+        const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.sum(v, axes, keepDims), dy)))(x);
+        if (x.size === 0) return [y, g];
+        const { mean, variance } = tf.moments(x, axes, keepDims); // Mean over the same axes
+        return [y, g, mean, variance];
+      },
+      'sum',
+      1e-4,
+      1e-5,
+    ); // float32 accumulation (stock wasm too); cpu sums in float64
   });
 }
 
 test('sum of int32 and bool go to the stock kernel and stay exact', async () => {
-  await matchesCpu(() => {
-    const x = tf.tensor([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [11, 12, 13, 14, 15]], undefined, 'int32');
-    return [tf.sum(x, 0), tf.sum(tf.greater(x, 7), 0)];
-  }, 'sum int', 0, 0);
+  await matchesCpu(
+    () => {
+      const x = tf.tensor(
+        [
+          [1, 2, 3, 4, 5],
+          [6, 7, 8, 9, 10],
+          [11, 12, 13, 14, 15],
+        ],
+        undefined,
+        'int32',
+      );
+      return [tf.sum(x, 0), tf.sum(tf.greater(x, 7), 0)];
+    },
+    'sum int',
+    0,
+    0,
+  );
 });
 
 test('a long column sum in float32 stays close to the float64 sum', () => {

@@ -20,7 +20,7 @@ test('the GELU and layer-norm kernels exist on wasm only', () => {
   }
 });
 
-test('gelu: wasm kernels and the portable path match tfjs-layers\' gelu on cpu, with gradients', async () => {
+test("gelu: wasm kernels and the portable path match tfjs-layers' gelu on cpu, with gradients", async () => {
   const tfjs = new TfjsGelu();
   for (const n of [1, 3, 4, 7, 1001]) {
     const x = () => tf.mul(tf.tensor(values(n, n)), 6);
@@ -36,14 +36,17 @@ test('gelu: wasm kernels and the portable path match tfjs-layers\' gelu on cpu, 
       });
       got.forEach((g, i) => {
         for (let j = 0; j < g.data.length; j++) {
-          assert.ok(Math.abs(g.data[j] - ref[i].data[j]) <= 2e-6 * (1 + Math.abs(ref[i].data[j])), `${backend} n=${n} output ${i}[${j}]: ${g.data[j]} vs ${ref[i].data[j]}`);
+          assert.ok(
+            Math.abs(g.data[j] - ref[i].data[j]) <= 2e-6 * (1 + Math.abs(ref[i].data[j])),
+            `${backend} n=${n} output ${i}[${j}]: ${g.data[j]} vs ${ref[i].data[j]}`,
+          );
         }
       });
     }
   }
 });
 
-test('gelu on wasm: the SIMD lanes give the scalar version\'s bits', () => {
+test("gelu on wasm: the SIMD lanes give the scalar version's bits", () => {
   const xs = Float32Array.from(values(64, 3), (v) => v * 8);
   xs.set([0, -0, 1e-30, -1e-25, 30, -30], 0); // Φ = ½ near 0; y/x where y underflows
   const dys = values(64, 4);
@@ -65,7 +68,12 @@ function referenceLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps
   return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, epsilon))), gamma), beta);
 }
 
-for (const shape of [[64, 64], [3, 16, 12], [5, 6], [2, 3, 1]]) {
+for (const shape of [
+  [64, 64],
+  [3, 16, 12],
+  [5, 6],
+  [2, 3, 1],
+]) {
   test(`layer norm ${JSON.stringify(shape)}: wasm kernels${shape.at(-1)! % 4 ? ' (JavaScript rows)' : ''} match the reference on cpu, gradients of x, gamma, beta included`, async () => {
     const d = shape.at(-1)!;
     const inputs = () => [
@@ -76,7 +84,8 @@ for (const shape of [[64, 64], [3, 16, 12], [5, 6], [2, 3, 1]]) {
     ];
     const grads = (fn: typeof layerNorm | typeof referenceLayerNorm) => () => {
       const [x, g, b, dy] = inputs();
-      const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(fn === layerNorm ? layerNorm(xx, gg, bb, 1, 1e-3) : referenceLayerNorm(xx, gg, bb, 1e-3), dy));
+      const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(tf.mul(fn === layerNorm ? layerNorm(xx, gg, bb, 1, 1e-3) : referenceLayerNorm(xx, gg, bb, 1e-3), dy));
       const y = fn === layerNorm ? layerNorm(x, g, b, 1, 1e-3) : referenceLayerNorm(x, g, b, 1e-3);
       return [y, ...tf.grads(f)([x, g, b])];
     };
@@ -86,7 +95,10 @@ for (const shape of [[64, 64], [3, 16, 12], [5, 6], [2, 3, 1]]) {
       got.forEach((g, i) => {
         assert.deepEqual(g.shape, ref[i].shape);
         for (let j = 0; j < g.data.length; j++) {
-          assert.ok(Math.abs(g.data[j] - ref[i].data[j]) <= 5e-5 * (1 + Math.abs(ref[i].data[j])), `${backend} output ${i}[${j}]: ${g.data[j]} vs ${ref[i].data[j]}`);
+          assert.ok(
+            Math.abs(g.data[j] - ref[i].data[j]) <= 5e-5 * (1 + Math.abs(ref[i].data[j])),
+            `${backend} output ${i}[${j}]: ${g.data[j]} vs ${ref[i].data[j]}`,
+          );
         }
       });
     }
@@ -94,9 +106,18 @@ for (const shape of [[64, 64], [3, 16, 12], [5, 6], [2, 3, 1]]) {
 }
 
 test('layer norm over two trailing axes, and without gamma or beta, takes the portable path on wasm too', async () => {
-  await matchesCpu(() => {
-    const x = tf.tensor(values(60, 5), [3, 4, 5]);
-    const g = tf.add(tf.tensor(values(20, 6), [4, 5]), 1);
-    return [layerNorm(x, g, null, 2, 1e-5), tf.grad((v: tf.Tensor) => tf.sum(tf.square(layerNorm(v, g, null, 2, 1e-5))))(x), layerNorm(x, null, null, 1, 1e-5)];
-  }, 'layer norm portable', 1e-4, 1e-5);
+  await matchesCpu(
+    () => {
+      const x = tf.tensor(values(60, 5), [3, 4, 5]);
+      const g = tf.add(tf.tensor(values(20, 6), [4, 5]), 1);
+      return [
+        layerNorm(x, g, null, 2, 1e-5),
+        tf.grad((v: tf.Tensor) => tf.sum(tf.square(layerNorm(v, g, null, 2, 1e-5))))(x),
+        layerNorm(x, null, null, 1, 1e-5),
+      ];
+    },
+    'layer norm portable',
+    1e-4,
+    1e-5,
+  );
 });

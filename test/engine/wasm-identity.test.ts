@@ -38,7 +38,13 @@ test('fused matmul and conv accept a bias whose buffer was last seen with anothe
     const filt = tf.tensor(values(3 * 3 * 3 * 4, 6), [3, 3, 3, 4]) as tf.Tensor4D;
     const c = tf.fused.conv2d({ x: img, filter: filt, strides: 1, pad: 'same', bias, activation: 'relu' });
     const dfilt = tf.tensor(values(3 * 3 * 3 * 1, 7), [3, 3, 3, 1]) as tf.Tensor4D;
-    const d = tf.fused.depthwiseConv2d({ x: img, filter: dfilt, strides: 1, pad: 'same', bias: tf.clone(tf.reshape(tf.tensor([0.1, -0.2, 0.3], [1, 3]), [3])) });
+    const d = tf.fused.depthwiseConv2d({
+      x: img,
+      filter: dfilt,
+      strides: 1,
+      pad: 'same',
+      bias: tf.clone(tf.reshape(tf.tensor([0.1, -0.2, 0.3], [1, 3]), [3])),
+    });
     return [m, c, d];
   }, 'fused with stale bias record');
 });
@@ -51,9 +57,14 @@ test('Cast to the same dtype shares data; casts to bool are x ≠ 0 (0.5 and NaN
   const y = tf.cast(x, 'float32');
   assert.equal(backend.numDataIds(), before, 'same-dtype cast allocated a buffer');
   tf.dispose([x, y]);
-  await matchesCpu(() => {
-    const f = tf.tensor([0, 0.5, -0.25, NaN, 2, -0]);
-    const i = tf.tensor([0, 3, -1, 0], undefined, 'int32');
-    return [tf.cast(f, 'bool'), tf.cast(i, 'bool'), tf.cast(f, 'int32'), tf.cast(i, 'float32'), tf.cast(tf.cast(f, 'bool'), 'float32')];
-  }, 'cast', 0, 0);
+  await matchesCpu(
+    () => {
+      const f = tf.tensor([0, 0.5, -0.25, NaN, 2, -0]);
+      const i = tf.tensor([0, 3, -1, 0], undefined, 'int32');
+      return [tf.cast(f, 'bool'), tf.cast(i, 'bool'), tf.cast(f, 'int32'), tf.cast(i, 'float32'), tf.cast(tf.cast(f, 'bool'), 'float32')];
+    },
+    'cast',
+    0,
+    0,
+  );
 });

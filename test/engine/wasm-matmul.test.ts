@@ -15,23 +15,74 @@ test('BatchMatMul and _FusedMatMul are replaced on wasm', () => {
 
 // [a shape, b shape] for transposeA=false, transposeB=false; transposed variants swap the last two axes.
 const CASES: [number[], number[]][] = [
-  [[5, 7], [7, 3]], // 2-D
-  [[1, 9, 6], [1, 6, 4]], // batch 1
-  [[3, 5, 7], [7, 4]], // 3-D x 2-D: folded into one 2-D matmul
-  [[2, 3, 5, 7], [1, 7, 4]], // 4-D x 3-D with batch 1 on b
-  [[5, 7], [3, 7, 4]], // 2-D x batched b
-  [[1, 5, 7], [2, 3, 7, 4]], // broadcast a over b's batch
-  [[3, 5, 7], [3, 7, 4]], // both batched: the SIMD kernel
-  [[3, 5, 7], [3, 7, 9]], // ... with 4-wide and scalar column tails
-  [[2, 17, 16], [2, 16, 37]], // ... 16-wide, 4-wide and scalar columns
-  [[2, 4, 16, 16], [2, 4, 16, 16]], // attention-shaped
-  [[2, 3, 5, 7], [1, 3, 7, 4]], // b broadcast over a's first axis: stock loop
-  [[1, 5, 7], [4, 7, 4]], // a broadcast: one XNNPACK matmul on b rearranged to [k, batch·n]
-  [[2, 3, 5, 7], [2, 1, 7, 4]], // stock loop (b broadcast inside the batch)
-  [[6, 300], [300, 21]], // K over the SIMD kernel's slice (128): accumulated over three calls
-  [[2, 5, 257], [2, 257, 9]], // ... batched, K one past two slices
-  [[32, 300], [300, 21]], // a few rows (8-96) against a matrix: computed as (op(B)ᵀ·Aᵀ)ᵀ, K in slices
-  [[4, 8, 130], [130, 9]], // ... with the batch folded into 32 rows
+  [
+    [5, 7],
+    [7, 3],
+  ], // 2-D
+  [
+    [1, 9, 6],
+    [1, 6, 4],
+  ], // batch 1
+  [
+    [3, 5, 7],
+    [7, 4],
+  ], // 3-D x 2-D: folded into one 2-D matmul
+  [
+    [2, 3, 5, 7],
+    [1, 7, 4],
+  ], // 4-D x 3-D with batch 1 on b
+  [
+    [5, 7],
+    [3, 7, 4],
+  ], // 2-D x batched b
+  [
+    [1, 5, 7],
+    [2, 3, 7, 4],
+  ], // broadcast a over b's batch
+  [
+    [3, 5, 7],
+    [3, 7, 4],
+  ], // both batched: the SIMD kernel
+  [
+    [3, 5, 7],
+    [3, 7, 9],
+  ], // ... with 4-wide and scalar column tails
+  [
+    [2, 17, 16],
+    [2, 16, 37],
+  ], // ... 16-wide, 4-wide and scalar columns
+  [
+    [2, 4, 16, 16],
+    [2, 4, 16, 16],
+  ], // attention-shaped
+  [
+    [2, 3, 5, 7],
+    [1, 3, 7, 4],
+  ], // b broadcast over a's first axis: stock loop
+  [
+    [1, 5, 7],
+    [4, 7, 4],
+  ], // a broadcast: one XNNPACK matmul on b rearranged to [k, batch·n]
+  [
+    [2, 3, 5, 7],
+    [2, 1, 7, 4],
+  ], // stock loop (b broadcast inside the batch)
+  [
+    [6, 300],
+    [300, 21],
+  ], // K over the SIMD kernel's slice (128): accumulated over three calls
+  [
+    [2, 5, 257],
+    [2, 257, 9],
+  ], // ... batched, K one past two slices
+  [
+    [32, 300],
+    [300, 21],
+  ], // a few rows (8-96) against a matrix: computed as (op(B)ᵀ·Aᵀ)ᵀ, K in slices
+  [
+    [4, 8, 130],
+    [130, 9],
+  ], // ... with the batch folded into 32 rows
 ];
 
 const tr = (s: number[]) => [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]];
@@ -60,7 +111,12 @@ for (const [as, bs] of CASES) {
 }
 
 for (const activation of ['linear', 'relu', 'elu', 'sigmoid'] as const) {
-  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+  for (const [ta, tb] of [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ]) {
     for (const batch of [1, 3]) {
       test(`fused.matMul batch ${batch}, bias, ${activation}, transposeA=${ta} transposeB=${tb}: forward and gradients match cpu`, async () => {
         await matchesCpu(() => {
@@ -99,8 +155,13 @@ test('a Dense layer on 3-D input trains to the same weights as on cpu', async ()
     const x = T([4, 5, 8], 12);
     layer.apply(x);
     layer.setWeights([T([8, 6], 13), T([6], 14)]);
-    const { grads } = tf.variableGrads(() => tf.sum(tf.square(layer.apply(x) as tf.Tensor)), layer.trainableWeights.map((w) => w.read() as tf.Variable));
-    const out = Object.keys(grads).sort().map((k) => grads[k]);
+    const { grads } = tf.variableGrads(
+      () => tf.sum(tf.square(layer.apply(x) as tf.Tensor)),
+      layer.trainableWeights.map((w) => w.read() as tf.Variable),
+    );
+    const out = Object.keys(grads)
+      .sort()
+      .map((k) => grads[k]);
     layer.dispose();
     return out;
   }, 'dense grads');

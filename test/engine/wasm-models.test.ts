@@ -14,7 +14,12 @@ const MODELS = [
   { name: 'tiny ViT', build: buildTinyVit, sample: [VIT.tokens, VIT.patch] },
 ];
 
-async function gradients(backend: 'cpu' | 'wasm', build: () => tf.LayersModel, sample: number[], weights: Float32Array[]): Promise<Float32Array[]> {
+async function gradients(
+  backend: 'cpu' | 'wasm',
+  build: () => tf.LayersModel,
+  sample: number[],
+  weights: Float32Array[],
+): Promise<Float32Array[]> {
   await tf.setBackend(backend);
   const model = build();
   model.setWeights(model.getWeights().map((w, i) => tf.tensor(weights[i], w.shape)));
@@ -22,7 +27,10 @@ async function gradients(backend: 'cpu' | 'wasm', build: () => tf.LayersModel, s
   const x = tf.tensor(values(batch * size(sample), 21), [batch, ...sample]);
   const y = tf.oneHot(tf.tensor1d([1, 4, 7], 'int32'), 10);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const { grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, vars);
+  const { grads } = tf.variableGrads(
+    () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+    vars,
+  );
   const out = await Promise.all(vars.map(async (v) => (await grads[v.name].data()) as Float32Array));
   tf.dispose([x, y, ...Object.values(grads)]);
   model.dispose();
@@ -49,9 +57,10 @@ for (const { name, build, sample } of MODELS) {
     const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3], 'int32'), 10);
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
     const opt = new AdamW({ learningRate: 1e-3 });
-    const step = () => tf.tidy(() => {
-      opt.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, false, vars);
-    });
+    const step = () =>
+      tf.tidy(() => {
+        opt.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, false, vars);
+      });
     step(); // creates the optimizer's moments
     const tensors = tf.memory().numTensors;
     const buffers = backend.numDataIds();

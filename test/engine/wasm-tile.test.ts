@@ -18,7 +18,20 @@ test('simplifyTile merges axes without changing the layout', () => {
 });
 
 test('tileInto matches a direct definition', () => {
-  const shapes: [number[], number[]][] = [[[2, 3], [2, 2]], [[3, 1, 2], [1, 4, 3]], [[1, 2, 1, 3], [2, 1, 3, 2]]];
+  const shapes: [number[], number[]][] = [
+    [
+      [2, 3],
+      [2, 2],
+    ],
+    [
+      [3, 1, 2],
+      [1, 4, 3],
+    ],
+    [
+      [1, 2, 1, 3],
+      [2, 1, 3, 2],
+    ],
+  ];
   for (const [shape, reps] of shapes) {
     const src = Float32Array.from(values(size(shape), 5));
     const outShape = shape.map((d, i) => d * reps[i]);
@@ -43,25 +56,51 @@ test('tileInto matches a direct definition', () => {
 
 const CASES: [number[], number[]][] = [
   [[5], [3]],
-  [[2, 3], [3, 2]],
-  [[1, 1, 8], [4, 5, 1]], // LayerNormalization's gamma / beta
-  [[4, 5, 1], [1, 1, 8]], // its mean / variance
-  [[2, 3, 4], [2, 1, 3]],
-  [[2, 1, 3, 2], [1, 3, 2, 2]],
-  [[2, 2, 1, 2, 3], [2, 1, 3, 2, 1]], // rank 5: tfjs-core has no gradient for it
-  [[3, 4], [1, 1]],
+  [
+    [2, 3],
+    [3, 2],
+  ],
+  [
+    [1, 1, 8],
+    [4, 5, 1],
+  ], // LayerNormalization's gamma / beta
+  [
+    [4, 5, 1],
+    [1, 1, 8],
+  ], // its mean / variance
+  [
+    [2, 3, 4],
+    [2, 1, 3],
+  ],
+  [
+    [2, 1, 3, 2],
+    [1, 3, 2, 2],
+  ],
+  [
+    [2, 2, 1, 2, 3],
+    [2, 1, 3, 2, 1],
+  ], // rank 5: tfjs-core has no gradient for it
+  [
+    [3, 4],
+    [1, 1],
+  ],
 ];
 
 for (const [shape, reps] of CASES) {
   test(`tile ${JSON.stringify(shape)} × ${JSON.stringify(reps)} matches cpu for float32, int32 and bool, with its gradient`, async () => {
-    await matchesCpu(() => {
-      const x = tf.tensor(values(size(shape), 7), shape);
-      const outShape = shape.map((d, i) => d * reps[i]);
-      const dy = tf.tensor(values(size(outShape), 8), outShape);
-      const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.tile(v, reps), dy)))(x);
-      const xi = tf.cast(tf.mul(x, 100), 'int32');
-      return [tf.tile(x, reps), g, tf.tile(xi, reps), tf.cast(tf.tile(tf.greater(x, 0), reps), 'int32')];
-    }, 'tile', 1e-5, 1e-5);
+    await matchesCpu(
+      () => {
+        const x = tf.tensor(values(size(shape), 7), shape);
+        const outShape = shape.map((d, i) => d * reps[i]);
+        const dy = tf.tensor(values(size(outShape), 8), outShape);
+        const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.tile(v, reps), dy)))(x);
+        const xi = tf.cast(tf.mul(x, 100), 'int32');
+        return [tf.tile(x, reps), g, tf.tile(xi, reps), tf.cast(tf.tile(tf.greater(x, 0), reps), 'int32')];
+      },
+      'tile',
+      1e-5,
+      1e-5,
+    );
   });
 }
 

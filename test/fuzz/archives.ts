@@ -86,7 +86,11 @@ interface ArchiveMutator {
   /** How often it is drawn relative to the others (1); cases that cost the server seconds by design get less. */
   weight?: number;
   expect: Kind | Expect;
-  build: (rng: Rng, members: ZipMember[], ctx: FuzzContext) => { bytes: Uint8Array; expect?: Kind | Expect; note?: string; filename?: string; extraParts?: Part[] };
+  build: (
+    rng: Rng,
+    members: ZipMember[],
+    ctx: FuzzContext,
+  ) => { bytes: Uint8Array; expect?: Kind | Expect; note?: string; filename?: string; extraParts?: Part[] };
 }
 
 const tooLarge = () => status(413);
@@ -105,7 +109,13 @@ const ZIP_MUTATORS: ArchiveMutator[] = [
   {
     tag: 'zip.ok.macosx',
     expect: 'accept',
-    build: (rng, m) => ({ bytes: zip([...m, { name: '__MACOSX/._model.json', data: rng.bytes(120) }, { name: '__MACOSX/', data: new Uint8Array(0), method: 0 }]) }),
+    build: (rng, m) => ({
+      bytes: zip([
+        ...m,
+        { name: '__MACOSX/._model.json', data: rng.bytes(120) },
+        { name: '__MACOSX/', data: new Uint8Array(0), method: 0 },
+      ]),
+    }),
   },
   { tag: 'zip.ok.comment', expect: 'accept', build: (rng, m) => ({ bytes: zip(m, { comment: rng.word(1, 200) }) }) },
   { tag: 'zip.ok.all-stored', expect: 'accept', build: (_r, m) => ({ bytes: zip(m.map((x) => ({ ...x, method: 0 }))) }) },
@@ -188,7 +198,11 @@ const ZIP_MUTATORS: ArchiveMutator[] = [
       // there, so a streaming reader may take them.
       const inData = rng.chance(0.7);
       const cut = inData ? rng.int(0, cd - 1) : rng.int(cd, full.length - 1);
-      return { bytes: full.slice(0, cut), expect: inData ? 'reject' : 'any', note: `cut at ${cut} of ${full.length} (central directory at ${cd})` };
+      return {
+        bytes: full.slice(0, cut),
+        expect: inData ? 'reject' : 'any',
+        note: `cut at ${cut} of ${full.length} (central directory at ${cd})`,
+      };
     },
   },
   {
@@ -205,7 +219,15 @@ const ZIP_MUTATORS: ArchiveMutator[] = [
     build: (rng, m) => {
       const i = rng.int(0, m.length - 1);
       const v = rng.pick([0, 1, 0x7fffffff, 0xffffffff, 12345]);
-      const where = rng.pick(['local.compressedSize', 'local.size', 'central.compressedSize', 'central.size', 'local.crc', 'central.crc', 'central.offset']);
+      const where = rng.pick([
+        'local.compressedSize',
+        'local.size',
+        'central.compressedSize',
+        'central.size',
+        'local.crc',
+        'central.crc',
+        'central.offset',
+      ]);
       const [part, key] = where.split('.') as ['local' | 'central', string];
       const members = m.map((x, k) => (k === i ? { ...x, [part]: { ...(x as any)[part], [key]: v } } : x));
       return { bytes: zip(members), note: `${String(m[i].name)} ${where} = ${v}` };
@@ -271,7 +293,10 @@ const ZIP_MUTATORS: ArchiveMutator[] = [
       const inner = zip(m);
       const alone = rng.chance(0.5);
       // Only the inner zip: there is no model.json at the top. Beside the model files: an extra file.
-      return { bytes: zip(alone ? [{ name: 'inner.zip', data: inner }] : [...m, { name: 'inner.zip', data: inner }]), expect: alone ? 'reject' : 'any' };
+      return {
+        bytes: zip(alone ? [{ name: 'inner.zip', data: inner }] : [...m, { name: 'inner.zip', data: inner }]),
+        expect: alone ? 'reject' : 'any',
+      };
     },
   },
   {
@@ -280,7 +305,11 @@ const ZIP_MUTATORS: ArchiveMutator[] = [
     build: (rng, m) => {
       const i = rng.int(0, m.length - 1);
       const method = rng.pick([1, 6, 9, 12, 14, 93, 95, 98, 99]);
-      return { bytes: zip(m.map((x, k) => (k === i ? { ...x, method, raw: x.data } : x))), expect: 'reject', note: `${String(m[i].name)} method ${method}` };
+      return {
+        bytes: zip(m.map((x, k) => (k === i ? { ...x, method, raw: x.data } : x))),
+        expect: 'reject',
+        note: `${String(m[i].name)} method ${method}`,
+      };
     },
   },
   {
@@ -300,7 +329,18 @@ const ZIP_MUTATORS: ArchiveMutator[] = [
       v.setBigUint64(4, BigInt(rng.pick([2 ** 40, 2 ** 53, 1e18])), true);
       v.setBigUint64(12, BigInt(rng.pick([2 ** 40, 1])), true);
       return {
-        bytes: zip(m.map((x, k) => (k === i ? { ...x, extra, local: { size: 0xffffffff, compressedSize: 0xffffffff }, central: { size: 0xffffffff, compressedSize: 0xffffffff } } : x))),
+        bytes: zip(
+          m.map((x, k) =>
+            k === i
+              ? {
+                  ...x,
+                  extra,
+                  local: { size: 0xffffffff, compressedSize: 0xffffffff },
+                  central: { size: 0xffffffff, compressedSize: 0xffffffff },
+                }
+              : x,
+          ),
+        ),
         note: String(m[i].name),
       };
     },
@@ -311,7 +351,10 @@ const ZIP_MUTATORS: ArchiveMutator[] = [
     expect: 'any',
     build: (rng, m) => {
       const n = rng.pick([300, 2000, 10_000]);
-      return { bytes: zip([...m, ...Array.from({ length: n }, (_, i) => ({ name: `f${i}`, data: new Uint8Array(0), method: 0 }))]), note: `${n} extra members` };
+      return {
+        bytes: zip([...m, ...Array.from({ length: n }, (_, i) => ({ name: `f${i}`, data: new Uint8Array(0), method: 0 }))]),
+        note: `${n} extra members`,
+      };
     },
   },
   {
@@ -358,7 +401,14 @@ export function zipCase(rng: Rng, bases: ArchiveBases, ctx: FuzzContext): CaseSp
   const members = modelMembers(bases.models, base, rng);
   const m = rng.weighted(ZIP_MUTATORS.map((x) => [x.weight ?? 1, x] as const));
   const r = m.build(rng, members, ctx);
-  const parts: Part[] = [{ field: rng.pick(['files', 'model', 'file']), filename: r.filename ?? rng.pick(['model.zip', 'tiny.zip', 'm.zip']), content: r.bytes, contentType: 'application/zip' }];
+  const parts: Part[] = [
+    {
+      field: rng.pick(['files', 'model', 'file']),
+      filename: r.filename ?? rng.pick(['model.zip', 'tiny.zip', 'm.zip']),
+      content: r.bytes,
+      contentType: 'application/zip',
+    },
+  ];
   if (r.extraParts) parts.push(...r.extraParts);
   return {
     tags: [m.tag, `zip.base.${base}`],
@@ -389,7 +439,9 @@ function randomArrays(rng: Rng): Arrays {
   const dtype = rng.pick(X_DTYPES);
   const spec = DTYPES[dtype];
   const order = spec.size === 1 ? '|' : rng.pick(['<', '<', '>']);
-  const values = Array.from({ length: n * size }, () => (spec.float ? rng.next() * 4 - 2 : dtype === 'b1' ? rng.int(0, 1) : rng.int(0, 100)));
+  const values = Array.from({ length: n * size }, () =>
+    spec.float ? rng.next() * 4 - 2 : dtype === 'b1' ? rng.int(0, 1) : rng.int(0, 100),
+  );
   const classes = rng.int(2, 10);
   const y = rng.chance(0.8)
     ? (() => {
@@ -404,7 +456,12 @@ function randomArrays(rng: Rng): Arrays {
 
 function xNpy(a: Arrays, over: Partial<Parameters<typeof npy>[0]> = {}): Uint8Array {
   const spec = DTYPES[a.x.dtype];
-  return npy({ descr: `${a.x.order}${a.x.dtype}`, shape: [a.n, ...a.sampleShape], data: encodeValues(a.x.values, spec, a.x.order !== '>'), ...over });
+  return npy({
+    descr: `${a.x.order}${a.x.dtype}`,
+    shape: [a.n, ...a.sampleShape],
+    data: encodeValues(a.x.values, spec, a.x.order !== '>'),
+    ...over,
+  });
 }
 
 function yNpy(a: Arrays, over: Partial<Parameters<typeof npy>[0]> = {}): Uint8Array | null {
@@ -430,7 +487,14 @@ interface NpzMutator {
 
 const NPZ_MUTATORS: NpzMutator[] = [
   // ---- valid: every dtype and byte order, both savez flavours, fortran order, v2/v3 headers ----
-  { tag: 'npz.ok.dtypes', expect: 'accept', build: (rng, a) => ({ bytes: npzOf(xNpy(a), yNpy(a), rng), note: `x ${a.x.order}${a.x.dtype} ${JSON.stringify(a.sampleShape)}, y ${a.y ? a.y.order + a.y.dtype : 'none'}` }) },
+  {
+    tag: 'npz.ok.dtypes',
+    expect: 'accept',
+    build: (rng, a) => ({
+      bytes: npzOf(xNpy(a), yNpy(a), rng),
+      note: `x ${a.x.order}${a.x.dtype} ${JSON.stringify(a.sampleShape)}, y ${a.y ? a.y.order + a.y.dtype : 'none'}`,
+    }),
+  },
   {
     tag: 'npz.ok.fortran-order',
     expect: 'accept',
@@ -452,15 +516,29 @@ const NPZ_MUTATORS: NpzMutator[] = [
       const vals: number[] = [];
       for (let i = 0; i < a.n; i++) for (let j = 0; j < c; j++) vals.push(j === i % c ? 1 : 0);
       const dt = rng.pick(['f4', 'f8', 'u1']);
-      return { bytes: npzOf(xNpy(a), npy({ descr: `${DTYPES[dt].size === 1 ? '|' : '<'}${dt}`, shape: [a.n, c], data: encodeValues(vals, DTYPES[dt]) }), rng) };
+      return {
+        bytes: npzOf(
+          xNpy(a),
+          npy({ descr: `${DTYPES[dt].size === 1 ? '|' : '<'}${dt}`, shape: [a.n, c], data: encodeValues(vals, DTYPES[dt]) }),
+          rng,
+        ),
+      };
     },
   },
-  { tag: 'npz.ok.directory-entry', expect: 'accept', build: (rng, a) => ({ bytes: npzOf(xNpy(a), yNpy(a), rng, [{ name: 'sub/', data: new Uint8Array(0), method: 0 }]) }) },
+  {
+    tag: 'npz.ok.directory-entry',
+    expect: 'accept',
+    build: (rng, a) => ({ bytes: npzOf(xNpy(a), yNpy(a), rng, [{ name: 'sub/', data: new Uint8Array(0), method: 0 }]) }),
+  },
   { tag: 'npz.ok.uppercase-ext', expect: 'accept', build: (rng, a) => ({ bytes: npzOf(xNpy(a), yNpy(a), rng), filename: 'TRAIN.NPZ' }) },
   {
     tag: 'npz.extra-arrays',
     expect: 'any',
-    build: (rng, a) => ({ bytes: npzOf(xNpy(a), yNpy(a), rng, [{ name: rng.pick(['z.npy', 'x_test.npy', 'meta.npy']), data: npy({ descr: '<f4', shape: [3], data: new Uint8Array(12) }) }]) }),
+    build: (rng, a) => ({
+      bytes: npzOf(xNpy(a), yNpy(a), rng, [
+        { name: rng.pick(['z.npy', 'x_test.npy', 'meta.npy']), data: npy({ descr: '<f4', shape: [3], data: new Uint8Array(12) }) },
+      ]),
+    }),
   },
 
   // ---- .npy headers ----
@@ -474,7 +552,10 @@ const NPZ_MUTATORS: NpzMutator[] = [
       const version = rng.pick([1, 2] as const);
       const reps = version === 1 ? rng.pick([1000, 6000]) : rng.pick([20_000, 100_000, 300_000]);
       const header = `{'descr': '<f4', 'fortran_order': False, ${"'shape': (".repeat(reps)}`;
-      return { bytes: npzOf(xNpy(a, { header, version }), yNpy(a), rng), note: `${reps} repetitions, v${version} (${header.length} bytes)` };
+      return {
+        bytes: npzOf(xNpy(a, { header, version }), yNpy(a), rng),
+        note: `${reps} repetitions, v${version} (${header.length} bytes)`,
+      };
     },
   },
   {
@@ -500,7 +581,24 @@ const NPZ_MUTATORS: NpzMutator[] = [
     tag: 'npz.header.bad-dtype',
     expect: 'reject',
     build: (rng, a) => {
-      const descr = rng.pick(['|O', '<c8', '<c16', '<U10', '|S5', '<M8[ns]', '<m8', '|V8', 'float32', '', '<f16', '<f3', '<i16', 'x', "<f4', 'x': 1, 'y", '\u0000']);
+      const descr = rng.pick([
+        '|O',
+        '<c8',
+        '<c16',
+        '<U10',
+        '|S5',
+        '<M8[ns]',
+        '<m8',
+        '|V8',
+        'float32',
+        '',
+        '<f16',
+        '<f3',
+        '<i16',
+        'x',
+        "<f4', 'x': 1, 'y",
+        '\u0000',
+      ]);
       const size = a.x.values.length;
       return { bytes: npzOf(xNpy(a, { descr, data: new Uint8Array(size * 8) }), yNpy(a), rng), note: JSON.stringify(descr) };
     },
@@ -521,7 +619,20 @@ const NPZ_MUTATORS: NpzMutator[] = [
     tag: 'npz.header.bad-shape',
     expect: 'reject',
     build: (rng, a) => {
-      const shape = rng.pick(['(-1, 8)', '(1.5, 8)', "('a',)", '(8,,)', '()', '(0, 8)', `(${a.n}, 0)`, '(1e3,)', '(0x10,)', '(None, 8)', '[4, 2]', `(${a.n}, -${a.x.values.length / a.n})`]);
+      const shape = rng.pick([
+        '(-1, 8)',
+        '(1.5, 8)',
+        "('a',)",
+        '(8,,)',
+        '()',
+        '(0, 8)',
+        `(${a.n}, 0)`,
+        '(1e3,)',
+        '(0x10,)',
+        '(None, 8)',
+        '[4, 2]',
+        `(${a.n}, -${a.x.values.length / a.n})`,
+      ]);
       const header = `{'descr': '${a.x.order}${a.x.dtype}', 'fortran_order': False, 'shape': ${shape}, }`;
       return { bytes: npzOf(xNpy(a, { header }), yNpy(a), rng), note: shape };
     },
@@ -530,7 +641,14 @@ const NPZ_MUTATORS: NpzMutator[] = [
     tag: 'npz.header.huge-shape',
     expect: 'reject',
     build: (rng, a) => {
-      const shape = rng.pick(['(1099511627776, 8)', '(1000000000, 1000000000)', '(4611686018427387904, 4611686018427387904)', '(4294967296, 4294967296)', `(${'9'.repeat(400)},)`, `(${Array(64).fill(2).join(', ')})`]);
+      const shape = rng.pick([
+        '(1099511627776, 8)',
+        '(1000000000, 1000000000)',
+        '(4611686018427387904, 4611686018427387904)',
+        '(4294967296, 4294967296)',
+        `(${'9'.repeat(400)},)`,
+        `(${Array(64).fill(2).join(', ')})`,
+      ]);
       const header = `{'descr': '${a.x.order}${a.x.dtype}', 'fortran_order': False, 'shape': ${shape}, }`;
       return { bytes: npzOf(xNpy(a, { header }), yNpy(a), rng), note: shape.slice(0, 60) };
     },
@@ -592,7 +710,18 @@ const NPZ_MUTATORS: NpzMutator[] = [
     expect: 'reject',
     build: (rng, a) => {
       const n = a.n;
-      const kind = rng.pick(['negative', 'fraction', 'too-big-int64', 'too-big-float', 'nan', 'short', 'long', '3d', 'empty-columns', 'inf-one-hot']);
+      const kind = rng.pick([
+        'negative',
+        'fraction',
+        'too-big-int64',
+        'too-big-float',
+        'nan',
+        'short',
+        'long',
+        '3d',
+        'empty-columns',
+        'inf-one-hot',
+      ]);
       let y: Uint8Array;
       const ints = Array.from({ length: n }, (_, i) => i % 3);
       if (kind === 'negative') {
@@ -615,7 +744,14 @@ const NPZ_MUTATORS: NpzMutator[] = [
         y = npy({ descr: '<f4', shape: [n], data: encodeValues(f, DTYPES.f4) });
       } else if (kind === 'short' || kind === 'long') {
         const m = kind === 'short' ? n - 1 : n + rng.int(1, 10);
-        y = npy({ descr: '<i4', shape: [m], data: encodeValues(Array.from({ length: m }, (_, i) => i % 3), DTYPES.i4) });
+        y = npy({
+          descr: '<i4',
+          shape: [m],
+          data: encodeValues(
+            Array.from({ length: m }, (_, i) => i % 3),
+            DTYPES.i4,
+          ),
+        });
       } else if (kind === '3d') {
         y = npy({ descr: '<i4', shape: [n, 1, 1], data: encodeValues(ints, DTYPES.i4) });
       } else if (kind === 'empty-columns') {
@@ -635,7 +771,10 @@ const NPZ_MUTATORS: NpzMutator[] = [
       const ints = Array.from({ length: a.n }, (_, i) => i % 3);
       ints[0] = rng.pick([1e6, 2 ** 31 - 1, 2 ** 32 - 1]);
       const dt = ints[0] > 2 ** 31 - 1 ? 'u4' : 'i4';
-      return { bytes: npzOf(xNpy(a), npy({ descr: `<${dt}`, shape: [a.n], data: encodeValues(ints, DTYPES[dt]) }), rng), note: String(ints[0]) };
+      return {
+        bytes: npzOf(xNpy(a), npy({ descr: `<${dt}`, shape: [a.n], data: encodeValues(ints, DTYPES[dt]) }), rng),
+        note: String(ints[0]),
+      };
     },
   },
   {
@@ -644,7 +783,11 @@ const NPZ_MUTATORS: NpzMutator[] = [
     build: (rng, a) => {
       const x = xNpy(a);
       const name = rng.pick(['X.npy', 'data/x.npy', 'x', 'x.NPY', 'inputs.npy', null]);
-      return { bytes: name === null ? npzOf(null, yNpy(a) ?? x, rng) : zip([{ name, data: x }, ...(a.y ? [{ name: 'y.npy', data: yNpy(a)! }] : [])]), note: String(name) };
+      return {
+        bytes:
+          name === null ? npzOf(null, yNpy(a) ?? x, rng) : zip([{ name, data: x }, ...(a.y ? [{ name: 'y.npy', data: yNpy(a)! }] : [])]),
+        note: String(name),
+      };
     },
   },
 
@@ -680,7 +823,9 @@ const NPZ_MUTATORS: NpzMutator[] = [
     build: (rng, a) => {
       const x = xNpy(a);
       const other = randomArrays(rng);
-      return { bytes: zip([{ name: 'x.npy', data: x }, { name: 'x.npy', data: xNpy(other) }, ...(a.y ? [{ name: 'y.npy', data: yNpy(a)! }] : [])]) };
+      return {
+        bytes: zip([{ name: 'x.npy', data: x }, { name: 'x.npy', data: xNpy(other) }, ...(a.y ? [{ name: 'y.npy', data: yNpy(a)! }] : [])]),
+      };
     },
   },
   {
@@ -688,7 +833,10 @@ const NPZ_MUTATORS: NpzMutator[] = [
     expect: 'any',
     build: (rng, a, ctx) => {
       const t = pathTricks(rng, 'x.npy', ctx.canaryDir);
-      return { bytes: zip([{ name: t.name, data: xNpy(a) }, ...(a.y ? [{ name: 'y.npy', data: yNpy(a)! }] : [])]), note: JSON.stringify(t.name).slice(0, 80) };
+      return {
+        bytes: zip([{ name: t.name, data: xNpy(a) }, ...(a.y ? [{ name: 'y.npy', data: yNpy(a)! }] : [])]),
+        note: JSON.stringify(t.name).slice(0, 80),
+      };
     },
   },
   {
@@ -712,7 +860,10 @@ const NPZ_MUTATORS: NpzMutator[] = [
       // x.npy whose data is zeros: a valid header, then more bytes than MAX_UPLOAD_BYTES.
       const bytes = rng.pick([ctx.maxUploadBytes + 64, 8 * MiB, 16 * MiB, 64 * MiB, 128 * MiB]);
       const z = zeroNpy(Math.floor(bytes / 32));
-      return { bytes: zip([{ name: 'x.npy', raw: z.deflated, size: z.size, crc: z.crc, method: 8 }]), note: `x.npy inflates to ${z.size} bytes` };
+      return {
+        bytes: zip([{ name: 'x.npy', raw: z.deflated, size: z.size, crc: z.crc, method: 8 }]),
+        note: `x.npy inflates to ${z.size} bytes`,
+      };
     },
   },
   {
@@ -746,7 +897,10 @@ const NPZ_MUTATORS: NpzMutator[] = [
         () => ({ bytes: rng.bytes(rng.int(0, 5000)) }),
         () => ({ bytes: new Uint8Array(0) }),
         () => ({ bytes: enc('x,y\n1,2\n') }),
-        () => ({ bytes: npzOf(xNpy(a), yNpy(a), rng), filename: rng.pick(['train.npy', 'train.csv', 'train.npz.exe', 'train', '.npz.txt']) }),
+        () => ({
+          bytes: npzOf(xNpy(a), yNpy(a), rng),
+          filename: rng.pick(['train.npy', 'train.csv', 'train.npz.exe', 'train', '.npz.txt']),
+        }),
       ])();
       return v;
     },
@@ -766,8 +920,18 @@ function zeroNpy(rows: number) {
 }
 
 const NUMPY_NAMES: Record<string, string> = {
-  f2: 'float16', f4: 'float32', f8: 'float64', i1: 'int8', u1: 'uint8', b1: 'bool',
-  i2: 'int16', u2: 'uint16', i4: 'int32', u4: 'uint32', i8: 'int64', u8: 'uint64',
+  f2: 'float16',
+  f4: 'float32',
+  f8: 'float64',
+  i1: 'int8',
+  u1: 'uint8',
+  b1: 'bool',
+  i2: 'int16',
+  u2: 'uint16',
+  i4: 'int32',
+  u4: 'uint32',
+  i8: 'int64',
+  u8: 'uint64',
 };
 
 /** What an accepted valid dataset must report: its sample count, shape, dtype and labels. */
@@ -783,12 +947,20 @@ export function npzCase(rng: Rng, ctx: FuzzContext): CaseSpec {
   const a = randomArrays(rng);
   const m = rng.weighted(NPZ_MUTATORS.map((x) => [x.weight ?? 1, x] as const));
   const r = m.build(rng, a, ctx);
-  const plain = ['npz.ok.dtypes', 'npz.ok.fortran-order', 'npz.ok.header-version', 'npz.ok.directory-entry', 'npz.ok.uppercase-ext'].includes(m.tag);
+  const plain = [
+    'npz.ok.dtypes',
+    'npz.ok.fortran-order',
+    'npz.ok.header-version',
+    'npz.ok.directory-entry',
+    'npz.ok.uppercase-ext',
+  ].includes(m.tag);
   return {
     check2xx: plain ? describes(a) : undefined,
     tags: [m.tag],
     expect: kindOf(r.expect ?? m.expect),
-    request: uploadRequest('/v1/datasets', [{ field: 'file', filename: r.filename ?? rng.pick(['train.npz', 'data.npz', 'x.npz']), content: r.bytes }]),
+    request: uploadRequest('/v1/datasets', [
+      { field: 'file', filename: r.filename ?? rng.pick(['train.npz', 'data.npz', 'x.npz']), content: r.bytes },
+    ]),
     creates: 'datasets',
     note: r.note,
   };

@@ -44,14 +44,50 @@ interface NumericField {
 }
 
 const FIELDS: NumericField[] = [
-  { path: ['pruning', 'ratio'], int: false, sane: [0.05, 0.25, 0.5, 0.75, 0.9], grey: [0, 1, 1e-300, 0.9999999], bad: [-0.1, 1.5, -1, 2, 1e308, -1e-300] },
-  { path: ['pruning', 'calibrationSamples'], int: true, sane: [2, 16, 32, 64], grey: [1024, 10_000, 1e6], bad: [1e12, 1e15, 2 ** 53, 1e300, 0, -1, 1, 2.5] },
-  { path: ['pruning', 'seed'], int: true, sane: [0, 1, 42, 2 ** 31 - 1], grey: [2 ** 32, 2 ** 53 - 1], bad: [1e300, 1e20, 2 ** 64, -1, 0.5, -1e300] },
+  {
+    path: ['pruning', 'ratio'],
+    int: false,
+    sane: [0.05, 0.25, 0.5, 0.75, 0.9],
+    grey: [0, 1, 1e-300, 0.9999999],
+    bad: [-0.1, 1.5, -1, 2, 1e308, -1e-300],
+  },
+  {
+    path: ['pruning', 'calibrationSamples'],
+    int: true,
+    sane: [2, 16, 32, 64],
+    grey: [1024, 10_000, 1e6],
+    bad: [1e12, 1e15, 2 ** 53, 1e300, 0, -1, 1, 2.5],
+  },
+  {
+    path: ['pruning', 'seed'],
+    int: true,
+    sane: [0, 1, 42, 2 ** 31 - 1],
+    grey: [2 ** 32, 2 ** 53 - 1],
+    bad: [1e300, 1e20, 2 ** 64, -1, 0.5, -1e300],
+  },
   { path: ['fineTune', 'epochs'], int: true, sane: [0, 1, 3, 10], grey: [100, 1000, 100_000], bad: [1e9, 1e7, 2 ** 53, 1e300, -1, 1.5] },
-  { path: ['fineTune', 'batchSize'], int: true, sane: [1, 8, 32, 64], grey: [1024, 65_536, 1e6], bad: [1e9, 1e12, 2 ** 53, 1e300, 0, -32, 16.5] },
-  { path: ['fineTune', 'learningRate'], int: false, sane: [1e-5, 1.5e-5, 1e-4, 1e-3, 0.01], grey: [1, 10, 1e-12, 1e-300], bad: [1e308, 1e100, 1e10, 0, -1e-5, -1e308] },
+  {
+    path: ['fineTune', 'batchSize'],
+    int: true,
+    sane: [1, 8, 32, 64],
+    grey: [1024, 65_536, 1e6],
+    bad: [1e9, 1e12, 2 ** 53, 1e300, 0, -32, 16.5],
+  },
+  {
+    path: ['fineTune', 'learningRate'],
+    int: false,
+    sane: [1e-5, 1.5e-5, 1e-4, 1e-3, 0.01],
+    grey: [1, 10, 1e-12, 1e-300],
+    bad: [1e308, 1e100, 1e10, 0, -1e-5, -1e308],
+  },
   { path: ['fineTune', 'weightDecay'], int: false, sane: [0, 0.01, 0.05, 0.1], grey: [1, 10, 1e3], bad: [1e308, 1e100, -0.01, -1e308] },
-  { path: ['fineTune', 'temperature'], int: false, sane: [0.5, 1, 2, 4, 10], grey: [0.01, 100, 1e-3, 1e4], bad: [1e-300, 5e-324, 1e-100, 1e308, 1e100, 0, -1] },
+  {
+    path: ['fineTune', 'temperature'],
+    int: false,
+    sane: [0.5, 1, 2, 4, 10],
+    grey: [0.01, 100, 1e-3, 1e4],
+    bad: [1e-300, 5e-324, 1e-100, 1e308, 1e100, 0, -1],
+  },
   { path: ['fineTune', 'distillWeight'], int: false, sane: [0, 0.25, 0.5, 1], grey: [1e-300], bad: [-0.1, 1.5, 2, 1e308, -1e308] },
 ];
 
@@ -65,7 +101,11 @@ const validBody = (ctx: FuzzContext) => ({
 });
 
 /** `contentType` null sends no Content-Type at all. */
-const post = (payload: string | Buffer, headers: Record<string, string | string[]> = {}, contentType: string | null = 'application/json'): FuzzRequest => ({
+const post = (
+  payload: string | Buffer,
+  headers: Record<string, string | string[]> = {},
+  contentType: string | null = 'application/json',
+): FuzzRequest => ({
   method: 'POST',
   url: '/v1/jobs',
   payload,
@@ -189,7 +229,9 @@ const GENS: JobGen[] = [
     build: (rng, ctx) => {
       const body: any = validBody(ctx);
       const key = rng.pick(['modelId', 'datasetId', 'evalDatasetId', 'pruning', 'fineTune']);
-      body[key] = rng.pick<unknown>([123, null, true, [], ['x'], 'x', { a: 1 }].filter((v) => !(typeof v === 'string' && key.endsWith('Id'))));
+      body[key] = rng.pick<unknown>(
+        [123, null, true, [], ['x'], 'x', { a: 1 }].filter((v) => !(typeof v === 'string' && key.endsWith('Id'))),
+      );
       // An object in place of pruning may be reported on the key it lacks (pruning.ratio).
       return { request: postJson(body), expect: status(422, new RegExp(`^${key}(\\.|$)`)), note: `${key} = ${JSON.stringify(body[key])}` };
     },
@@ -208,7 +250,14 @@ const GENS: JobGen[] = [
     build: (rng, ctx) => {
       const body: any = validBody(ctx);
       const key = rng.pick(['modelId', 'datasetId', 'evalDatasetId']);
-      const v = rng.pick([`${rng.word(8, 8)}-${rng.word(4, 4)}-${rng.word(4, 4)}`, 'missing', ctx.ids.job, key === 'modelId' ? ctx.ids.dataset : ctx.ids.model, 'A'.repeat(64), '0']);
+      const v = rng.pick([
+        `${rng.word(8, 8)}-${rng.word(4, 4)}-${rng.word(4, 4)}`,
+        'missing',
+        ctx.ids.job,
+        key === 'modelId' ? ctx.ids.dataset : ctx.ids.model,
+        'A'.repeat(64),
+        '0',
+      ]);
       body[key] = v;
       return { request: postJson(body), expect: status(404, key), note: `${key} = ${v}` };
     },
@@ -296,7 +345,11 @@ const GENS: JobGen[] = [
       // as the field it sits in (422).
       const over = payload.length > 1024 * 1024;
       const fieldRe = where === 'top' ? /.+/ : new RegExp(`^(body|${field.replace('.', '\\.')})$`);
-      return { request: post(payload), expect: over ? status(413) : status([400, 422], fieldRe), note: `${kind} depth ${depth} at ${where}` };
+      return {
+        request: post(payload),
+        expect: over ? status(413) : status([400, 422], fieldRe),
+        note: `${kind} depth ${depth} at ${where}`,
+      };
     },
   },
   {
@@ -340,7 +393,16 @@ const GENS: JobGen[] = [
     weight: 4,
     build: (rng, ctx) => {
       const good = JSON.stringify(validBody(ctx));
-      const ct = rng.pick<string | null>(['text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'multipart/form-data; boundary=x', 'application/octet-stream', null, 'image/png', 'application/jsonx']);
+      const ct = rng.pick<string | null>([
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'application/xml',
+        'multipart/form-data; boundary=x',
+        'application/octet-stream',
+        null,
+        'image/png',
+        'application/jsonx',
+      ]);
       return { request: post(good, {}, ct), expect: status(415), note: String(ct) };
     },
   },
@@ -348,7 +410,14 @@ const GENS: JobGen[] = [
     tag: 'jobs.media-type-json-variants',
     weight: 2,
     build: (rng, ctx) => {
-      const ct = rng.pick(['application/json; charset=utf-8', 'Application/JSON', 'application/json;charset=UTF-8', 'application/problem+json', 'application/vnd.api+json', 'application/json; charset=latin1']);
+      const ct = rng.pick([
+        'application/json; charset=utf-8',
+        'Application/JSON',
+        'application/json;charset=UTF-8',
+        'application/problem+json',
+        'application/vnd.api+json',
+        'application/json; charset=latin1',
+      ]);
       return { request: post(JSON.stringify(validBody(ctx)), {}, ct), expect: any(), note: ct };
     },
   },
@@ -365,14 +434,19 @@ const GENS: JobGen[] = [
     weight: 5,
     build: (rng, ctx) => {
       const key = rng.pick(['', 'x'.repeat(256), 'x'.repeat(10_000)]);
-      return { request: postJson(validBody(ctx), { 'idempotency-key': key }), expect: status([400, 422], 'idempotency-key'), note: `${key.length} chars` };
+      return {
+        request: postJson(validBody(ctx), { 'idempotency-key': key }),
+        expect: status([400, 422], 'idempotency-key'),
+        note: `${key.length} chars`,
+      };
     },
   },
   {
     tag: 'jobs.idempotency.odd-key',
     weight: 3,
     build: (rng, ctx) => {
-      const key = rng.pick([' ', '\t', 'a b', '\u00e9\u00e8', '../../x', '*', 'lopper:*', '{}', 'x'.repeat(255), rng.word()]) + `-${rng.int(0, 1e9)}`;
+      const key =
+        rng.pick([' ', '\t', 'a b', '\u00e9\u00e8', '../../x', '*', 'lopper:*', '{}', 'x'.repeat(255), rng.word()]) + `-${rng.int(0, 1e9)}`;
       return { request: postJson(validBody(ctx), { 'idempotency-key': key }), expect: any(), note: JSON.stringify(key).slice(0, 40) };
     },
   },
@@ -389,7 +463,15 @@ const GENS: JobGen[] = [
         mode === 'same'
           ? [{ request: postJson(body, headers), expect: status(202), sameId: true }]
           : mode === 'same-reordered'
-            ? [{ request: post(JSON.stringify({ fineTune: body.fineTune, pruning: body.pruning, datasetId: body.datasetId, modelId: body.modelId }), headers), expect: any() }]
+            ? [
+                {
+                  request: post(
+                    JSON.stringify({ fineTune: body.fineTune, pruning: body.pruning, datasetId: body.datasetId, modelId: body.modelId }),
+                    headers,
+                  ),
+                  expect: any(),
+                },
+              ]
             : mode === 'other-body'
               ? [{ request: postJson(other, headers), expect: status(422, 'idempotency-key') }]
               : [{ request: postJson(body, { 'idempotency-key': `${key}-2` }), expect: status(202), differentId: true }];

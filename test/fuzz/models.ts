@@ -158,7 +158,7 @@ export function serializeDoc(doc: ModelDoc): Part[] {
 
 const isFunctional = (doc: ModelDoc) => doc.base !== 'mlp';
 /** The Keras model config ({class_name, config}) whichever layout the topology uses. */
-const modelConfig = (doc: ModelDoc): any => (doc.json.modelTopology.model_config ?? doc.json.modelTopology);
+const modelConfig = (doc: ModelDoc): any => doc.json.modelTopology.model_config ?? doc.json.modelTopology;
 const layers = (doc: ModelDoc): any[] => modelConfig(doc).config.layers;
 const nonInput = (doc: ModelDoc) => layers(doc).filter((l) => l.class_name !== 'InputLayer');
 const withWeights = (doc: ModelDoc) => layers(doc).filter((l) => ['Dense', 'Conv2D'].includes(l.class_name));
@@ -320,7 +320,16 @@ const MUTATORS: Mutator[] = [
     apply: (doc, rng) => {
       const c = modelConfig(doc).config;
       const which = rng.pick(['input_layers', 'output_layers']);
-      const v = rng.pick<unknown>([[], [['nope', 0, 0]], [['fc1', 0, 0]], [[c[which][0][0], 3, 0]], [[c[which][0][0], 0, 9]], 'x', null, [[]]]);
+      const v = rng.pick<unknown>([
+        [],
+        [['nope', 0, 0]],
+        [['fc1', 0, 0]],
+        [[c[which][0][0], 3, 0]],
+        [[c[which][0][0], 0, 9]],
+        'x',
+        null,
+        [[]],
+      ]);
       c[which] = v;
       // fc1 as an output is a valid (smaller) model; everything else is broken.
       const fine = which === 'output_layers' && JSON.stringify(v) === '[["fc1",0,0]]';
@@ -344,7 +353,13 @@ const MUTATORS: Mutator[] = [
     applies: isFunctional,
     apply: (doc, rng) => {
       const r = someRef(doc, rng)!;
-      r.ref[3] = rng.pick<unknown>([{ value: ['nope', 0, 0] }, { mask: [r.layer.name, 0, 0] }, { training: 'x' }, { __proto__: { polluted: 1 } }, 'x']);
+      r.ref[3] = rng.pick<unknown>([
+        { value: ['nope', 0, 0] },
+        { mask: [r.layer.name, 0, 0] },
+        { training: 'x' },
+        { __proto__: { polluted: 1 } },
+        'x',
+      ]);
     },
   },
 
@@ -376,9 +391,25 @@ const MUTATORS: Mutator[] = [
     applies: (doc) => doc.base === 'cnn',
     apply: (doc, rng) => {
       const l = layers(doc).find((x) => x.class_name === 'Conv2D');
-      const v = rng.pick<unknown>([[0, 0], [-1, 3], [1e6, 1e6], [1e9, 1], 1e12, [7, 7], [3], [3, 3, 3], [], '3', 'NaN', [2 ** 31, 2 ** 31]]);
+      const v = rng.pick<unknown>([
+        [0, 0],
+        [-1, 3],
+        [1e6, 1e6],
+        [1e9, 1],
+        1e12,
+        [7, 7],
+        [3],
+        [3, 3, 3],
+        [],
+        '3',
+        'NaN',
+        [2 ** 31, 2 ** 31],
+      ]);
       l.config.kernel_size = v;
-      return { expect: Array.isArray(v) && v.every((x) => typeof x === 'number') ? 'reject' : 'any', note: `kernel_size ${JSON.stringify(v)}` };
+      return {
+        expect: Array.isArray(v) && v.every((x) => typeof x === 'number') ? 'reject' : 'any',
+        note: `kernel_size ${JSON.stringify(v)}`,
+      };
     },
   },
   {
@@ -424,7 +455,8 @@ const MUTATORS: Mutator[] = [
       l.config.batch_input_shape = v;
       // Only a changed feature size breaks the weights for sure; a fixed batch size is a valid model.
       let expect: Expect['kind'] = 'any';
-      if (Array.isArray(v) && v.length === orig.length && typeof v[v.length - 1] === 'number' && v[v.length - 1] !== last) expect = 'reject';
+      if (Array.isArray(v) && v.length === orig.length && typeof v[v.length - 1] === 'number' && v[v.length - 1] !== last)
+        expect = 'reject';
       return { expect, note: `batch_input_shape ${JSON.stringify(v)}` };
     },
   },
@@ -433,7 +465,21 @@ const MUTATORS: Mutator[] = [
     expect: 'reject',
     apply: (doc, rng) => {
       const l = rng.pick(withWeights(doc));
-      const v = rng.pick<unknown>(['tanh', 'sigmoid', 'linear', 'nope', '', 'x'.repeat(100_000), '__proto__', 'constructor', 'toString', 'hasOwnProperty', null, 42, { class_name: 'Nope' }]);
+      const v = rng.pick<unknown>([
+        'tanh',
+        'sigmoid',
+        'linear',
+        'nope',
+        '',
+        'x'.repeat(100_000),
+        '__proto__',
+        'constructor',
+        'toString',
+        'hasOwnProperty',
+        null,
+        42,
+        { class_name: 'Nope' },
+      ]);
       l.config.activation = v;
       const known = ['tanh', 'sigmoid', 'linear'].includes(v as string);
       return { expect: known ? 'accept' : typeof v === 'string' ? 'reject' : 'any', note: `activation ${JSON.stringify(v).slice(0, 40)}` };
@@ -487,7 +533,14 @@ const MUTATORS: Mutator[] = [
     expect: 'any',
     apply: (doc, rng) => {
       const l = rng.pick(layers(doc));
-      l.config[rng.pick(['foo', 'units_', rng.word(), 'x'.repeat(50_000)])] = rng.pick<unknown>([1, 'x', null, [], { a: 1 }, 'y'.repeat(100_000)]);
+      l.config[rng.pick(['foo', 'units_', rng.word(), 'x'.repeat(50_000)])] = rng.pick<unknown>([
+        1,
+        'x',
+        null,
+        [],
+        { a: 1 },
+        'y'.repeat(100_000),
+      ]);
     },
   },
   {
@@ -550,7 +603,19 @@ const MUTATORS: Mutator[] = [
     expect: 'reject',
     apply: (doc, rng) => {
       const l = rng.pick(layers(doc));
-      l.class_name = rng.pick(['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', 'Object', 'Function', 'Array', '__defineGetter__', 'isPrototypeOf']);
+      l.class_name = rng.pick([
+        '__proto__',
+        'constructor',
+        'prototype',
+        'toString',
+        'hasOwnProperty',
+        'valueOf',
+        'Object',
+        'Function',
+        'Array',
+        '__defineGetter__',
+        'isPrototypeOf',
+      ]);
       return { note: l.class_name };
     },
   },
@@ -560,7 +625,17 @@ const MUTATORS: Mutator[] = [
     apply: (doc, rng) => {
       // A real class with the wrong config: the Dense weights cannot belong to it.
       const l = rng.pick(withWeights(doc));
-      l.class_name = rng.pick(['Conv2D', 'LSTM', 'Embedding', 'Activation', 'Dropout', 'BatchNormalization', 'Reshape', 'InputLayer', 'MultiHeadAttention']);
+      l.class_name = rng.pick([
+        'Conv2D',
+        'LSTM',
+        'Embedding',
+        'Activation',
+        'Dropout',
+        'BatchNormalization',
+        'Reshape',
+        'InputLayer',
+        'MultiHeadAttention',
+      ]);
       return { note: l.class_name };
     },
   },
@@ -714,7 +789,20 @@ const MUTATORS: Mutator[] = [
     expect: 'reject',
     apply: (doc, rng) => {
       const w = rng.pick(allWeights(doc));
-      const v = rng.pick<unknown>(['float64', 'int8', 'uint8', 'complex64', 'string', 'bfloat16', 'float16', '', null, 'FLOAT32', 'int32', 'bool']);
+      const v = rng.pick<unknown>([
+        'float64',
+        'int8',
+        'uint8',
+        'complex64',
+        'string',
+        'bfloat16',
+        'float16',
+        '',
+        null,
+        'FLOAT32',
+        'int32',
+        'bool',
+      ]);
       w.spec.dtype = v;
       // int32 has float32's size, so the bytes still match; whether it loads is the server's call.
       return { expect: v === 'int32' ? 'any' : 'reject', note: `${w.spec.name} ${JSON.stringify(v)}` };
@@ -766,7 +854,7 @@ const MUTATORS: Mutator[] = [
         'x',
       ]);
       w.spec.quantization = q;
-      const bytes = typeof q === 'object' ? ({ uint8: 1, uint16: 2 } as Record<string, number>)[q.dtype as string] ?? 1 : 1;
+      const bytes = typeof q === 'object' ? (({ uint8: 1, uint16: 2 } as Record<string, number>)[q.dtype as string] ?? 1) : 1;
       w.data = new Uint8Array(n * bytes);
       return { note: JSON.stringify(q), expect: typeof q === 'object' && 'original_dtype' in q ? 'any' : 'reject' };
     },
@@ -841,7 +929,18 @@ const MUTATORS: Mutator[] = [
     expect: 'reject',
     apply: (doc, rng) => {
       doc.manifestOverride = {
-        value: rng.pick<unknown>([undefined, null, {}, 'x', 42, [null], [{}], [{ paths: [], weights: 'x' }], [{ paths: 'x', weights: [] }], [[]]]),
+        value: rng.pick<unknown>([
+          undefined,
+          null,
+          {},
+          'x',
+          42,
+          [null],
+          [{}],
+          [{ paths: [], weights: 'x' }],
+          [{ paths: 'x', weights: [] }],
+          [[]],
+        ]),
       };
       return { note: JSON.stringify(doc.manifestOverride.value) ?? 'missing' };
     },
@@ -873,7 +972,11 @@ const MUTATORS: Mutator[] = [
     tag: 'model.manifest.extra-file',
     expect: 'any',
     apply: (doc, rng) => {
-      doc.extraFiles.push({ field: 'files', filename: rng.pick(['junk.bin', 'README.txt', 'weights.bin.bak', 'x']), content: rng.bytes(rng.int(0, 2000)) });
+      doc.extraFiles.push({
+        field: 'files',
+        filename: rng.pick(['junk.bin', 'README.txt', 'weights.bin.bak', 'x']),
+        content: rng.bytes(rng.int(0, 2000)),
+      });
     },
   },
 
@@ -882,7 +985,21 @@ const MUTATORS: Mutator[] = [
     tag: 'model.text.not-json',
     expect: 'reject',
     apply: (doc, rng) => {
-      const v = rng.pick<Uint8Array | string>(['', 'hello', '<html></html>', 'null', '[]', '42', '"model"', 'true', '{', '}', '\ufeff', 'NaN', rng.bytes(rng.int(1, 4000))]);
+      const v = rng.pick<Uint8Array | string>([
+        '',
+        'hello',
+        '<html></html>',
+        'null',
+        '[]',
+        '42',
+        '"model"',
+        'true',
+        '{',
+        '}',
+        '\ufeff',
+        'NaN',
+        rng.bytes(rng.int(1, 4000)),
+      ]);
       doc.bytes = typeof v === 'string' ? new TextEncoder().encode(v) : v;
       return { note: typeof v === 'string' ? JSON.stringify(v) : `${v.length} random bytes` };
     },
@@ -914,11 +1031,24 @@ const MUTATORS: Mutator[] = [
     tag: 'model.text.invalid-utf8',
     expect: 'any',
     apply: (doc, rng) => {
-      const text = new TextEncoder().encode(JSON.stringify({ ...doc.json, weightsManifest: doc.groups.map((g) => ({ paths: g.paths, weights: g.weights.map((w) => w.spec) })) }));
+      const text = new TextEncoder().encode(
+        JSON.stringify({
+          ...doc.json,
+          weightsManifest: doc.groups.map((g) => ({ paths: g.paths, weights: g.weights.map((w) => w.spec) })),
+        }),
+      );
       const marker = new TextEncoder().encode('"layers-model"');
       const at = indexOf(text, marker);
       const out = text.slice();
-      out.set(rng.pick([[0xff, 0xfe], [0xc0, 0x80], [0xed, 0xa0], [0xf8, 0x88]]), at + 2);
+      out.set(
+        rng.pick([
+          [0xff, 0xfe],
+          [0xc0, 0x80],
+          [0xed, 0xa0],
+          [0xf8, 0x88],
+        ]),
+        at + 2,
+      );
       doc.bytes = out;
     },
   },
@@ -939,7 +1069,9 @@ const MUTATORS: Mutator[] = [
     apply: (doc, rng) => {
       const l = rng.pick(layers(doc).filter((x) => x.class_name === 'Dense'));
       l.config.units = DEEP;
-      doc.text.push((s) => s.replace(JSON.stringify(DEEP), rng.pick(['1e400', '-1e400', '1' + '0'.repeat(400), '16.0000000000000000000001'])));
+      doc.text.push((s) =>
+        s.replace(JSON.stringify(DEEP), rng.pick(['1e400', '-1e400', '1' + '0'.repeat(400), '16.0000000000000000000001'])),
+      );
       return { expect: 'any', note: `${l.config.name}.units` };
     },
   },
@@ -948,7 +1080,12 @@ const MUTATORS: Mutator[] = [
     expect: 'reject',
     apply: (doc, rng) => {
       doc.json = rng.pick([
-        { format: 'graph-model', generatedBy: '2.15.0', convertedBy: 'TensorFlow.js Converter v4.22.0', modelTopology: { node: [{ name: 'x', op: 'Placeholder', attr: {} }], library: {}, versions: {} } },
+        {
+          format: 'graph-model',
+          generatedBy: '2.15.0',
+          convertedBy: 'TensorFlow.js Converter v4.22.0',
+          modelTopology: { node: [{ name: 'x', op: 'Placeholder', attr: {} }], library: {}, versions: {} },
+        },
         { modelTopology: { node: [] } },
         { format: 'graph-model', modelTopology: { class_name: 'Sequential', config: doc.json.modelTopology.config ?? {} } },
       ]);
@@ -958,7 +1095,20 @@ const MUTATORS: Mutator[] = [
     tag: 'model.text.topology-junk',
     expect: 'reject',
     apply: (doc, rng) => {
-      const v = rng.pick<unknown>([undefined, null, 'x', 42, [], {}, { class_name: 42 }, { class_name: 'Sequential' }, { class_name: 'Sequential', config: null }, { class_name: 'Sequential', config: { layers: 'x' } }, { class_name: 'Sequential', config: { layers: [] } }, { model_config: null }]);
+      const v = rng.pick<unknown>([
+        undefined,
+        null,
+        'x',
+        42,
+        [],
+        {},
+        { class_name: 42 },
+        { class_name: 'Sequential' },
+        { class_name: 'Sequential', config: null },
+        { class_name: 'Sequential', config: { layers: 'x' } },
+        { class_name: 'Sequential', config: { layers: [] } },
+        { model_config: null },
+      ]);
       doc.json.modelTopology = v;
       return { note: JSON.stringify(v) ?? 'missing' };
     },
@@ -967,7 +1117,12 @@ const MUTATORS: Mutator[] = [
     tag: 'model.text.utf16',
     expect: 'any',
     apply: (doc) => {
-      const s = '\ufeff' + JSON.stringify({ ...doc.json, weightsManifest: doc.groups.map((g) => ({ paths: g.paths, weights: g.weights.map((w) => w.spec) })) });
+      const s =
+        '\ufeff' +
+        JSON.stringify({
+          ...doc.json,
+          weightsManifest: doc.groups.map((g) => ({ paths: g.paths, weights: g.weights.map((w) => w.spec) })),
+        });
       const out = new Uint8Array(s.length * 2);
       for (let i = 0; i < s.length; i++) {
         out[2 * i] = s.charCodeAt(i) & 0xff;
@@ -1114,7 +1269,8 @@ export function modelCase(rng: Rng, bases: ModelBases, ctx: FuzzContext): CaseSp
     }
     tags.unshift(...kinds);
   }
-  const control = tags[0].startsWith('model.ok.') || tags[0] === 'model.manifest.quantized-valid' || tags[0] === 'model.manifest.many-groups';
+  const control =
+    tags[0].startsWith('model.ok.') || tags[0] === 'model.manifest.quantized-valid' || tags[0] === 'model.manifest.many-groups';
   return {
     tags,
     expect: EXPECTS[expect](),

@@ -58,7 +58,12 @@ function validParts(route: 'models' | 'datasets', ctx: FuzzContext, rng: Rng): R
   return [filePart('file', 'train.npz', datasetNpz(rng.int(2, 40)))];
 }
 
-const request = (route: string, payload: Buffer | string, contentType: string | undefined, extra: Record<string, string> = {}): FuzzRequest => ({
+const request = (
+  route: string,
+  payload: Buffer | string,
+  contentType: string | undefined,
+  extra: Record<string, string> = {},
+): FuzzRequest => ({
   method: 'POST',
   url: `/v1/${route}`,
   payload,
@@ -90,7 +95,11 @@ const SHAPES: Shape[] = [
     build: (rng, route, ctx) => {
       // Quoted, 70 characters (the RFC 2046 maximum), RFC 2046 punctuation, extra parameters.
       const boundary = rng.pick(["'()+_,-./:=?", 'a'.repeat(70), 'simple', '0123456789', "x'y(z)"]);
-      const ct = rng.pick([`multipart/form-data; boundary="${boundary}"`, `multipart/form-data; charset=utf-8; boundary="${boundary}"`, `Multipart/Form-Data; BOUNDARY="${boundary}"`]);
+      const ct = rng.pick([
+        `multipart/form-data; boundary="${boundary}"`,
+        `multipart/form-data; charset=utf-8; boundary="${boundary}"`,
+        `Multipart/Form-Data; BOUNDARY="${boundary}"`,
+      ]);
       return { request: request(route, raw(validParts(route, ctx, rng), { boundary }), ct), expect: accept(), note: ct };
     },
   },
@@ -99,7 +108,11 @@ const SHAPES: Shape[] = [
     build: (rng, route, ctx) => {
       const boundary = B(rng);
       return {
-        request: request(route, raw(validParts(route, ctx, rng), { boundary, preamble: 'This is a preamble.', epilogue: 'and an epilogue\r\n' }), mp(boundary)),
+        request: request(
+          route,
+          raw(validParts(route, ctx, rng), { boundary, preamble: 'This is a preamble.', epilogue: 'and an epilogue\r\n' }),
+          mp(boundary),
+        ),
         expect: accept(),
       };
     },
@@ -109,7 +122,10 @@ const SHAPES: Shape[] = [
     build: (rng, route, ctx) => {
       // Files are told apart by filename; their declared Content-Type does not matter.
       const boundary = B(rng);
-      const parts = validParts(route, ctx, rng).map((p) => ({ ...p, headers: [p.headers[0], `Content-Type: ${rng.pick(['text/html', 'x/y', 'application/json', 'image/png'])}`] }));
+      const parts = validParts(route, ctx, rng).map((p) => ({
+        ...p,
+        headers: [p.headers[0], `Content-Type: ${rng.pick(['text/html', 'x/y', 'application/json', 'image/png'])}`],
+      }));
       return { request: request(route, raw(parts, { boundary }), mp(boundary)), expect: accept() };
     },
   },
@@ -117,7 +133,13 @@ const SHAPES: Shape[] = [
     tag: 'multipart.no-boundary',
     build: (rng, route, ctx) => {
       const boundary = B(rng);
-      const ct = rng.pick(['multipart/form-data', 'multipart/form-data;', 'multipart/form-data; boundary=', 'multipart/form-data; boundary=""', 'multipart/form-data; charset=utf-8']);
+      const ct = rng.pick([
+        'multipart/form-data',
+        'multipart/form-data;',
+        'multipart/form-data; boundary=',
+        'multipart/form-data; boundary=""',
+        'multipart/form-data; charset=utf-8',
+      ]);
       return { request: request(route, raw(validParts(route, ctx, rng), { boundary }), ct), expect: reject(), note: ct };
     },
   },
@@ -126,14 +148,21 @@ const SHAPES: Shape[] = [
     build: (rng, route, ctx) => {
       const boundary = B(rng);
       const other = rng.pick([`${boundary}x`, boundary.slice(0, -1), 'other', boundary.toUpperCase()]);
-      return { request: request(route, raw(validParts(route, ctx, rng), { boundary, bodyBoundary: other }), mp(boundary)), expect: reject() };
+      return {
+        request: request(route, raw(validParts(route, ctx, rng), { boundary, bodyBoundary: other }), mp(boundary)),
+        expect: reject(),
+      };
     },
   },
   {
     tag: 'multipart.long-boundary',
     build: (rng, route, ctx) => {
       const boundary = 'b'.repeat(rng.pick([71, 200, 5000, 100_000]));
-      return { request: request(route, raw(validParts(route, ctx, rng), { boundary }), mp(boundary)), expect: any(), note: `${boundary.length} chars` };
+      return {
+        request: request(route, raw(validParts(route, ctx, rng), { boundary }), mp(boundary)),
+        expect: any(),
+        note: `${boundary.length} chars`,
+      };
     },
   },
   {
@@ -166,9 +195,16 @@ const SHAPES: Shape[] = [
     build: (rng, route, ctx) => {
       const boundary = B(rng);
       const n = rng.pick([50, 300, 1000, 5000]);
-      const parts = [...validParts(route, ctx, rng), ...Array.from({ length: n }, (_, i) => filePart('files', `junk${i}.bin`, rng.bytes(rng.int(0, 8))))];
+      const parts = [
+        ...validParts(route, ctx, rng),
+        ...Array.from({ length: n }, (_, i) => filePart('files', `junk${i}.bin`, rng.bytes(rng.int(0, 8)))),
+      ];
       // A dataset is one file: more is refused. A model may ignore unreferenced files, or refuse so many.
-      return { request: request(route, raw(parts, { boundary }), mp(boundary)), expect: route === 'datasets' ? reject() : any(), note: `${n} extra files` };
+      return {
+        request: request(route, raw(parts, { boundary }), mp(boundary)),
+        expect: route === 'datasets' ? reject() : any(),
+        note: `${n} extra files`,
+      };
     },
   },
   {
@@ -177,8 +213,15 @@ const SHAPES: Shape[] = [
       const boundary = B(rng);
       const n = rng.pick([2, 17, 1000, 10_000]);
       const same = rng.chance(0.5);
-      const parts = [...validParts(route, ctx, rng), ...Array.from({ length: n }, (_, i) => fieldPart(same ? 'name' : `f${i}`, rng.word()))];
-      return { request: request(route, raw(parts, { boundary }), mp(boundary)), expect: same ? any() : reject(), note: `${n} ${same ? '"name"' : 'distinct'} fields` };
+      const parts = [
+        ...validParts(route, ctx, rng),
+        ...Array.from({ length: n }, (_, i) => fieldPart(same ? 'name' : `f${i}`, rng.word())),
+      ];
+      return {
+        request: request(route, raw(parts, { boundary }), mp(boundary)),
+        expect: same ? any() : reject(),
+        note: `${n} ${same ? '"name"' : 'distinct'} fields`,
+      };
     },
   },
   {
@@ -187,7 +230,17 @@ const SHAPES: Shape[] = [
       const boundary = B(rng);
       const parts = validParts(route, ctx, rng);
       const i = rng.int(0, parts.length - 1);
-      parts[i] = { ...parts[i], headers: [rng.pick([disposition('files', ''), 'Content-Disposition: form-data; name="files"; filename=', `Content-Disposition: form-data; name="files"; filename="   "`]), ...parts[i].headers.slice(1)] };
+      parts[i] = {
+        ...parts[i],
+        headers: [
+          rng.pick([
+            disposition('files', ''),
+            'Content-Disposition: form-data; name="files"; filename=',
+            `Content-Disposition: form-data; name="files"; filename="   "`,
+          ]),
+          ...parts[i].headers.slice(1),
+        ],
+      };
       return { request: request(route, raw(parts, { boundary }), mp(boundary)), expect: reject() };
     },
   },
@@ -198,9 +251,12 @@ const SHAPES: Shape[] = [
       const parts = validParts(route, ctx, rng);
       const i = rng.int(0, parts.length - 1);
       const target = /filename="([^"]*)"/.exec(parts[i].headers[0])![1];
-      const trick = rng.chance(0.5) ? pathTricks(rng, target, ctx.canaryDir) : { name: rng.pick([`C:\\fakepath\\${target}`, `/home/user/${target}`, `..\\${target}`]), sameBasename: true };
+      const trick = rng.chance(0.5)
+        ? pathTricks(rng, target, ctx.canaryDir)
+        : { name: rng.pick([`C:\\fakepath\\${target}`, `/home/user/${target}`, `..\\${target}`]), sameBasename: true };
       const name = trick.name.replace(/"/g, '%22');
-      if (trick.sameBasename) parts[i] = { ...parts[i], headers: [disposition(rng.pick(['files', 'file', 'x']), name), ...parts[i].headers.slice(1)] };
+      if (trick.sameBasename)
+        parts[i] = { ...parts[i], headers: [disposition(rng.pick(['files', 'file', 'x']), name), ...parts[i].headers.slice(1)] };
       else parts.push(filePart('files', name, 'pwned'));
       // An extra oddly named file next to a dataset makes two files, which is refused.
       const expect = !trick.sameBasename && route === 'datasets' ? reject() : any();
@@ -214,7 +270,7 @@ const SHAPES: Shape[] = [
       const parts = validParts(route, ctx, rng);
       const v = rng.pick([
         'Content-Disposition: form-data; name="files"; filename="a.bin"; filename="model.json"',
-        "Content-Disposition: form-data; name=\"files\"; filename*=UTF-8''model%2Ejson",
+        'Content-Disposition: form-data; name="files"; filename*=UTF-8\'\'model%2Ejson',
         'Content-Disposition: form-data; name="files"; filename="model.json\u0000.exe"',
         'Content-Disposition: form-data; name=files; filename=model.json',
         'Content-Disposition: attachment; filename="model.json"',
@@ -233,7 +289,11 @@ const SHAPES: Shape[] = [
       const big = rng.pick(['f', '\u00e9', '"', '%']).repeat(rng.pick([100_000, MiB]));
       const asFile = rng.chance(0.5);
       const parts = [...validParts(route, ctx, rng), asFile ? filePart(big, 'extra.bin', 'x') : fieldPart(big, 'v')];
-      return { request: request(route, raw(parts, { boundary }), mp(boundary)), expect: asFile ? any() : reject(), note: `${big.length}-char name on a ${asFile ? 'file' : 'field'}` };
+      return {
+        request: request(route, raw(parts, { boundary }), mp(boundary)),
+        expect: asFile ? any() : reject(),
+        note: `${big.length}-char name on a ${asFile ? 'file' : 'field'}`,
+      };
     },
   },
   {
@@ -346,7 +406,11 @@ const SHAPES: Shape[] = [
     tag: 'multipart.other-multipart',
     build: (rng, route, ctx) => {
       const boundary = B(rng);
-      const ct = rng.pick([`multipart/mixed; boundary=${boundary}`, `multipart/related; boundary=${boundary}`, `multipart/alternative; boundary=${boundary}`]);
+      const ct = rng.pick([
+        `multipart/mixed; boundary=${boundary}`,
+        `multipart/related; boundary=${boundary}`,
+        `multipart/alternative; boundary=${boundary}`,
+      ]);
       return { request: request(route, raw(validParts(route, ctx, rng), { boundary }), ct), expect: reject(), note: ct };
     },
   },

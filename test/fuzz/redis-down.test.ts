@@ -43,7 +43,8 @@ fuzzClass<void>({
     let i = 0;
     const down = (name: string, build: () => FuzzRequest, note: string) =>
       send({ id: `redis#${i++}`, tags: [`redis.${name}`], expect: status(503, undefined, ['retry-after']), request: build(), note });
-    const health = () => send({ id: `redis#${i++}`, tags: ['redis.healthz'], expect: status(200), request: { method: 'GET', url: '/healthz' } });
+    const health = () =>
+      send({ id: `redis#${i++}`, tags: ['redis.healthz'], expect: status(200), request: { method: 'GET', url: '/healthz' } });
     // Round 1: one request at a time (each latency is its own); round 2: all at once, as clients
     // retrying during an outage would.
     for (const [name, build] of needRedis) {

@@ -12,7 +12,11 @@ const ID_ROUTES: { method: string; path: (id: string, ctx: FuzzContext, rng: Rng
   { method: 'DELETE', path: (id) => `/v1/datasets/${id}` },
   { method: 'GET', path: (id) => `/v1/jobs/${id}` },
   { method: 'POST', path: (id) => `/v1/jobs/${id}/cancel` },
-  { method: 'GET', path: (id, _c, rng) => `/v1/jobs/${id}/artifacts/${rng.pick(['model.json', 'weights.bin', 'model.zip', 'report.json', 'statistics.json'])}` },
+  {
+    method: 'GET',
+    path: (id, _c, rng) =>
+      `/v1/jobs/${id}/artifacts/${rng.pick(['model.json', 'weights.bin', 'model.zip', 'report.json', 'statistics.json'])}`,
+  },
 ];
 
 /** encodeURIComponent, with lone surrogates (which it refuses) sent as their raw UTF-8 bytes' escapes. */
@@ -33,7 +37,19 @@ const notFound = () => status(404);
 const badUrl = () => status([400, 404]);
 
 const ID_FORMS: IdForm[] = [
-  { tag: 'routes.id.unknown', make: (rng) => ({ id: rng.pick([`${rng.word(8, 8)}-${rng.word(4, 4)}-4${rng.word(3, 3)}-${rng.word(4, 4)}-${rng.word(12, 12)}`, rng.word(1, 64), 'nope', '0', 'A'.repeat(64)]), expect: notFound() }) },
+  {
+    tag: 'routes.id.unknown',
+    make: (rng) => ({
+      id: rng.pick([
+        `${rng.word(8, 8)}-${rng.word(4, 4)}-4${rng.word(3, 3)}-${rng.word(4, 4)}-${rng.word(12, 12)}`,
+        rng.word(1, 64),
+        'nope',
+        '0',
+        'A'.repeat(64),
+      ]),
+      expect: notFound(),
+    }),
+  },
   {
     tag: 'routes.id.percent-encoded',
     make: (rng) => {
@@ -45,7 +61,24 @@ const ID_FORMS: IdForm[] = [
   {
     tag: 'routes.id.encoded-tricks',
     make: (rng) => {
-      const id = rng.pick(['%00', 'a%00b', '..%2f', '..%2F..%2Fetc%2Fpasswd', '%2e%2e', '%2e', '%2F', '%5c', '%252e%252e%252f', '%c0%ae%c0%ae', '%ef%bc%8f', '%20', '%0d%0aSet-Cookie:%20x', '%7B%7D', '*', '%2A']);
+      const id = rng.pick([
+        '%00',
+        'a%00b',
+        '..%2f',
+        '..%2F..%2Fetc%2Fpasswd',
+        '%2e%2e',
+        '%2e',
+        '%2F',
+        '%5c',
+        '%252e%252e%252f',
+        '%c0%ae%c0%ae',
+        '%ef%bc%8f',
+        '%20',
+        '%0d%0aSet-Cookie:%20x',
+        '%7B%7D',
+        '*',
+        '%2A',
+      ]);
       // %c0%ae is an overlong (invalid) UTF-8 encoding of "."
       return { id, expect: id.startsWith('%c0') ? badUrl() : notFound() };
     },
@@ -53,15 +86,27 @@ const ID_FORMS: IdForm[] = [
   { tag: 'routes.id.dot-segments', make: (rng) => ({ id: rng.pick(['.', '..', '...', '.%2e', '%2e.']), expect: notFound() }) },
   {
     tag: 'routes.id.raw-slashes',
-    make: (rng, ctx) => ({ id: rng.pick(['', '/', 'a/b', `${ctx.ids.model}/`, `../${ctx.ids.model}`, '../../models', 'x/../y', '/x', '//']), expect: notFound() }),
+    make: (rng, ctx) => ({
+      id: rng.pick(['', '/', 'a/b', `${ctx.ids.model}/`, `../${ctx.ids.model}`, '../../models', 'x/../y', '/x', '//']),
+      expect: notFound(),
+    }),
   },
   {
     tag: 'routes.id.long',
     // Very long: 404 as an unknown id, or 414 URI Too Long.
     make: (rng) => ({ id: rng.pick(['a', '%41', '-', '\u00e9']).repeat(rng.pick([65, 101, 1000, 10_240])), expect: status([404, 414]) }),
   },
-  { tag: 'routes.id.unicode', make: (rng) => ({ id: rng.pick(['\u00e9', '\u202e', '\ud83d\ude00', '\u0000', 'a\u0000b', '\u4e2d\u6587', '\uff0e\uff0e', 'ı']), expect: notFound() }) },
-  { tag: 'routes.id.bad-escape', make: (rng) => ({ id: rng.pick(['%zz', '%', '%4', '%e9', '%c3', '%ff%fe', '%ed%a0%80', 'a%']), expect: badUrl() }) },
+  {
+    tag: 'routes.id.unicode',
+    make: (rng) => ({
+      id: rng.pick(['\u00e9', '\u202e', '\ud83d\ude00', '\u0000', 'a\u0000b', '\u4e2d\u6587', '\uff0e\uff0e', 'ı']),
+      expect: notFound(),
+    }),
+  },
+  {
+    tag: 'routes.id.bad-escape',
+    make: (rng) => ({ id: rng.pick(['%zz', '%', '%4', '%e9', '%c3', '%ff%fe', '%ed%a0%80', 'a%']), expect: badUrl() }),
+  },
   {
     tag: 'routes.id.query-and-fragment',
     make: (rng, ctx) => ({
@@ -73,7 +118,16 @@ const ID_FORMS: IdForm[] = [
     tag: 'routes.id.near-real',
     make: (rng, ctx) => {
       const real = rng.pick([ctx.ids.model, ctx.ids.dataset, ctx.ids.job]);
-      const v = rng.pick([`${real}%20`, `${real}x`, real.slice(0, -1), real.toUpperCase(), `${real}%00`, `${real};`, `${real}.json`, `%20${real}`]);
+      const v = rng.pick([
+        `${real}%20`,
+        `${real}x`,
+        real.slice(0, -1),
+        real.toUpperCase(),
+        `${real}%00`,
+        `${real};`,
+        `${real}.json`,
+        `%20${real}`,
+      ]);
       // Upper case of a hex UUID differs from it; ids are case-sensitive or not, as the server likes.
       return { id: v, expect: v === real.toUpperCase() ? status([404, 200, 409]) : notFound() };
     },
@@ -87,7 +141,12 @@ function idCase(rng: Rng, ctx: FuzzContext): CaseSpec {
   const url = route.path(made.id, ctx, rng);
   // A path segment over 100 characters may be refused as too long (414) rather than looked up.
   const expect = longSegment(made.id) && made.expect.kind === 'status' ? status([...made.expect.status, 414]) : made.expect;
-  return { tags: [form.tag, `routes.${route.method}`], expect, request: { method: route.method, url }, note: `${route.method} ${url.slice(0, 120)}` };
+  return {
+    tags: [form.tag, `routes.${route.method}`],
+    expect,
+    request: { method: route.method, url },
+    note: `${route.method} ${url.slice(0, 120)}`,
+  };
 }
 
 interface Gen {
@@ -122,8 +181,27 @@ const GENS: Gen[] = [
     weight: 4,
     build: (rng, ctx) => {
       // The warm-up job is queued: it has no artifacts yet, and names outside the list are unknown.
-      const name = rng.pick(['model.json', 'model.zip', '..%2f..%2fmodel.json', 'secrets.txt', '%2e%2e', 'report.json%00', 'MODEL.ZIP', '', 'x'.repeat(500)]);
-      return { tags: ['routes.artifacts.real-job'], expect: status(longSegment(name) ? [404, 414] : 404), request: { method: 'GET', url: `/v1/jobs/${ctx.ids.job}/artifacts/${name}`, headers: rng.chance(0.3) ? { range: rng.pick(['bytes=0-1', 'bytes=-5', 'bytes=99999999999999999999-', 'items=1-2']) } : {} }, note: name.slice(0, 60) };
+      const name = rng.pick([
+        'model.json',
+        'model.zip',
+        '..%2f..%2fmodel.json',
+        'secrets.txt',
+        '%2e%2e',
+        'report.json%00',
+        'MODEL.ZIP',
+        '',
+        'x'.repeat(500),
+      ]);
+      return {
+        tags: ['routes.artifacts.real-job'],
+        expect: status(longSegment(name) ? [404, 414] : 404),
+        request: {
+          method: 'GET',
+          url: `/v1/jobs/${ctx.ids.job}/artifacts/${name}`,
+          headers: rng.chance(0.3) ? { range: rng.pick(['bytes=0-1', 'bytes=-5', 'bytes=99999999999999999999-', 'items=1-2']) } : {},
+        },
+        note: name.slice(0, 60),
+      };
     },
   },
   {
@@ -160,7 +238,23 @@ const GENS: Gen[] = [
     build: (rng) => {
       const path = rng.pick(['/v1/models', '/v1/datasets', '/v1/jobs']);
       const key = rng.pick(['limit', 'cursor', 'state', 'x', '__proto__', 'limit[]', 'constructor']);
-      const value = rng.pick(['0', '-1', '1', '100', '101', '1e3', '1.5', 'NaN', '', '%zz', 'queued', 'sleeping', enc(rng.nastyString()).slice(0, 5000), 'bm9wZQ', 'x'.repeat(300)]);
+      const value = rng.pick([
+        '0',
+        '-1',
+        '1',
+        '100',
+        '101',
+        '1e3',
+        '1.5',
+        'NaN',
+        '',
+        '%zz',
+        'queued',
+        'sleeping',
+        enc(rng.nastyString()).slice(0, 5000),
+        'bm9wZQ',
+        'x'.repeat(300),
+      ]);
       const twice = rng.chance(0.15);
       const url = `${path}?${key}=${value}${twice ? `&${key}=${value}` : ''}`;
       return { tags: ['routes.list-query'], expect: any(), request: { method: 'GET', url }, note: url.slice(0, 100) };

@@ -296,7 +296,15 @@ class Watchdog {
     this.beat[0] = Date.now();
     this.worker = new Worker(WATCHDOG_SOURCE, {
       eval: true,
-      workerData: { beat: this.beat.buffer, label: this.label.buffer, labelLen: this.labelLen.buffer, hangMs, dataDir, cls, seed: settings.seed },
+      workerData: {
+        beat: this.beat.buffer,
+        label: this.label.buffer,
+        labelLen: this.labelLen.buffer,
+        hangMs,
+        dataDir,
+        cls,
+        seed: settings.seed,
+      },
     });
     this.worker.unref();
     this.timer = setInterval(() => (this.beat[0] = Date.now()), 100);
@@ -385,7 +393,9 @@ function statusMatches(expect: Expect, s: number): boolean {
 }
 
 const describeExpect = (e: Expect) =>
-  e.kind === 'status' ? `status ${e.status.join('|')}${e.field ? ` naming field ${e.field}` : ''}` : { accept: '2xx', reject: '4xx', any: '2xx or 4xx' }[e.kind];
+  e.kind === 'status'
+    ? `status ${e.status.join('|')}${e.field ? ` naming field ${e.field}` : ''}`
+    : { accept: '2xx', reject: '4xx', any: '2xx or 4xx' }[e.kind];
 
 export function checkResponse(c: FuzzCase, res: Resp, ms: number): { problems: string[]; detail?: string; body?: any } {
   const problems: string[] = [];
@@ -400,7 +410,8 @@ export function checkResponse(c: FuzzCase, res: Resp, ms: number): { problems: s
   if (s >= 400) {
     if (!/^application\/problem\+json\b/.test(type)) problems.push(`content-type "${type}" is not application/problem+json`);
     if (c.request.method !== 'HEAD') {
-      if (res.rawPayload.length >= PROBLEM_BODY_LIMIT) problems.push(`problem body is ${res.rawPayload.length} bytes (limit ${PROBLEM_BODY_LIMIT}: it echoes input)`);
+      if (res.rawPayload.length >= PROBLEM_BODY_LIMIT)
+        problems.push(`problem body is ${res.rawPayload.length} bytes (limit ${PROBLEM_BODY_LIMIT}: it echoes input)`);
       try {
         body = JSON.parse(res.body);
       } catch {
@@ -471,7 +482,10 @@ async function listAll(app: FastifyInstance, path: string): Promise<string[]> {
   const ids: string[] = [];
   let cursor: string | null = null;
   for (let page = 0; page < 10_000; page++) {
-    const res: { statusCode: number; body: string; json(): any } = await app.inject({ method: 'GET', url: `${path}?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}` });
+    const res: { statusCode: number; body: string; json(): any } = await app.inject({
+      method: 'GET',
+      url: `${path}?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    });
     assert.equal(res.statusCode, 200, `GET ${path}: ${res.body.slice(0, 300)}`);
     const j = res.json();
     ids.push(...j.items.map((x: { id: string }) => x.id));
@@ -715,7 +729,8 @@ async function runClass<B>(spec: ClassSpec<B>): Promise<ClassResult> {
             if (wrong) outcome.problems.push(`2xx body: ${wrong}`);
           }
           if (k === 0) firstId = id;
-          else if (step.sameId && ok2xx && id !== firstId) outcome.problems.push(`${label}id ${id} differs from the first response's ${firstId}`);
+          else if (step.sameId && ok2xx && id !== firstId)
+            outcome.problems.push(`${label}id ${id} differs from the first response's ${firstId}`);
           else if (step.differentId && ok2xx && id === firstId) outcome.problems.push(`${label}got the first response's id ${id} again`);
         }
       } finally {
@@ -846,7 +861,10 @@ function summaryLines(r: ClassResult): string[] {
     `  rss ${r.rssMb.toFixed(0)} MB (bound ${settings.rssMb} MB), heap ${r.heapMb.toFixed(0)} MB; child processes ${r.childrenRssMb.mb.toFixed(0)} MB in ${r.childrenRssMb.processes} (not asserted)`,
     `  failures ${r.failures.length}`,
     `  most time: ${timeByTag(r)}`,
-    `  tags: ${[...byTag.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([t, n]) => `${t}=${n}`).join(' ')}`,
+    `  tags: ${[...byTag.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([t, n]) => `${t}=${n}`)
+      .join(' ')}`,
   ];
 }
 
@@ -883,7 +901,10 @@ function failureReport(r: ClassResult, limit = 60): string {
       const ex = list[0];
       const late = ex.problems.some((p) => p.startsWith('answered after') || p.startsWith('no response'));
       const withOthers = late && ex.alongside?.length ? `, sent while ${ex.alongside.join(', ')} ran` : '';
-      return `  ${list.length}× ${key}\n      e.g. ${ex.id} (status ${ex.status}, ${ex.ms} ms${withOthers}${ex.note ? `, ${ex.note}` : ''})${ex.detail ? `: ${JSON.stringify(ex.detail.slice(0, 160))}` : ''}\n      repro: ${reproLine(r.cls, list.slice(0, 3).map((o) => o.id))}`;
+      return `  ${list.length}× ${key}\n      e.g. ${ex.id} (status ${ex.status}, ${ex.ms} ms${withOthers}${ex.note ? `, ${ex.note}` : ''})${ex.detail ? `: ${JSON.stringify(ex.detail.slice(0, 160))}` : ''}\n      repro: ${reproLine(
+        r.cls,
+        list.slice(0, 3).map((o) => o.id),
+      )}`;
     });
   if (groups.size > limit) lines.push(`  ... and ${groups.size - limit} more groups (LOPPER_FUZZ_REPORT=dir for all)`);
   return `${r.failures.length} of ${r.cases} cases broke the contract:\n${lines.join('\n')}`;

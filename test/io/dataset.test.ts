@@ -11,22 +11,44 @@ import { encodeNpz } from '../../src/io/npz-write.js';
 import { seededRandom, shuffledIndices } from '../../src/io/random.js';
 import { npy, npz } from './npy-fixtures.js';
 
-const rejects = (pattern: RegExp, field = 'data') => (e: unknown) =>
-  e instanceof InputError && e.field === field && pattern.test(e.message);
+const rejects =
+  (pattern: RegExp, field = 'data') =>
+  (e: unknown) =>
+    e instanceof InputError && e.field === field && pattern.test(e.message);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 test('loads x (uint8, kept as-is) and integer y from bytes and from a path', async () => {
-  const bytes = npz({ x: npy('|u1', [3, 2, 2], range(12).map((v) => v * 20)), y: npy('<i8', [3], [0, 4, 1]) }, true);
+  const bytes = npz(
+    {
+      x: npy(
+        '|u1',
+        [3, 2, 2],
+        range(12).map((v) => v * 20),
+      ),
+      y: npy('<i8', [3], [0, 4, 1]),
+    },
+    true,
+  );
   const dir = mkdtempSync(join(tmpdir(), 'lopper-ds-'));
   try {
     writeFileSync(join(dir, 'd.npz'), bytes);
     for (const source of [bytes, join(dir, 'd.npz')]) {
       const ds = await loadDataset(source);
       assert.ok(ds.x instanceof Float32Array);
-      assert.deepEqual([...ds.x], range(12).map((v) => v * 20));
+      assert.deepEqual(
+        [...ds.x],
+        range(12).map((v) => v * 20),
+      );
       assert.deepEqual(ds.sampleShape, [2, 2]);
       assert.deepEqual([...ds.y!], [0, 4, 1]);
-      assert.deepEqual(describeDataset(ds), { samples: 3, xShape: [3, 2, 2], sampleShape: [2, 2], xDtype: 'uint8', hasLabels: true, classes: 5 });
+      assert.deepEqual(describeDataset(ds), {
+        samples: 3,
+        xShape: [3, 2, 2],
+        sampleShape: [2, 2],
+        xDtype: 'uint8',
+        hasLabels: true,
+        classes: 5,
+      });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -36,7 +58,10 @@ test('loads x (uint8, kept as-is) and integer y from bytes and from a path', asy
 
 test('reads what src/io/npz-write.ts writes (the examples and e2e fixtures depend on it)', async () => {
   for (const compressed of [false, true]) {
-    const bytes = encodeNpz({ x: { data: Float32Array.from([1, 2, 3, 4, 5, 6]), shape: [3, 2] }, y: { data: Int32Array.from([2, 0, 1]), shape: [3] } }, compressed);
+    const bytes = encodeNpz(
+      { x: { data: Float32Array.from([1, 2, 3, 4, 5, 6]), shape: [3, 2] }, y: { data: Int32Array.from([2, 0, 1]), shape: [3] } },
+      compressed,
+    );
     const ds = await loadDataset(bytes);
     assert.deepEqual([...ds.x], [1, 2, 3, 4, 5, 6]);
     assert.deepEqual([...ds.y!], [2, 0, 1]);
@@ -63,12 +88,18 @@ test('one-hot / probability y is argmax-ed; [n, 1] and integral floats are class
 });
 
 test('rejects missing x, empty x, NaN/Inf and float32 overflow', async () => {
-  await assert.rejects(loadDataset(npz({ y: npy('<i4', [1], [0]), images: npy('<f4', [1], [0]) })), rejects(/data: missing array "x" \(found: y, images\)/));
+  await assert.rejects(
+    loadDataset(npz({ y: npy('<i4', [1], [0]), images: npy('<f4', [1], [0]) })),
+    rejects(/data: missing array "x" \(found: y, images\)/),
+  );
   await assert.rejects(loadDataset(npz({ x: npy('<f4', [0, 3], []) })), rejects(/x has no samples/));
   await assert.rejects(loadDataset(npz({ x: npy('<f4', [], [1]) })), rejects(/at least 1-D/));
   await assert.rejects(loadDataset(npz({ x: npy('<f4', [2, 0], []) })), rejects(/empty sample shape/));
   const withNaN = range(200).map((i) => (i === 123 ? NaN : i));
-  await assert.rejects(loadDataset(npz({ x: npy('<f4', [100, 2], withNaN) }), 'evalData'), rejects(/^evalData: x contains NaN at index 123$/, 'evalData'));
+  await assert.rejects(
+    loadDataset(npz({ x: npy('<f4', [100, 2], withNaN) }), 'evalData'),
+    rejects(/^evalData: x contains NaN at index 123$/, 'evalData'),
+  );
   await assert.rejects(loadDataset(npz({ x: npy('<f8', [2], [1, -Infinity]) })), rejects(/x contains Infinity at index 1/));
   await assert.rejects(loadDataset(npz({ x: npy('<f8', [2], [1e300, 1]) })), rejects(/outside the float32 range .* at index 0/));
 });
@@ -99,11 +130,17 @@ test('seeded PRNG and shuffles are deterministic and well spread', () => {
   const a = seededRandom(42);
   const b = seededRandom(42);
   const xs = range(1000).map(() => a());
-  assert.deepEqual(xs, range(1000).map(() => b()));
+  assert.deepEqual(
+    xs,
+    range(1000).map(() => b()),
+  );
   assert.ok(xs.every((v) => v >= 0 && v < 1));
   assert.ok(Math.abs(xs.reduce((s, v) => s + v, 0) / 1000 - 0.5) < 0.05);
   const p = shuffledIndices(100, 7);
-  assert.deepEqual([...p].sort((u, v) => u - v), range(100));
+  assert.deepEqual(
+    [...p].sort((u, v) => u - v),
+    range(100),
+  );
   assert.deepEqual([...p], [...shuffledIndices(100, 7)]);
   assert.notDeepEqual([...p], [...shuffledIndices(100, 8)]);
   assert.notDeepEqual([...p], range(100));
@@ -111,12 +148,24 @@ test('seeded PRNG and shuffles are deterministic and well spread', () => {
 
 test('splitHoldout is seeded, disjoint and complete; takeSamples keeps rows and classes', async () => {
   const n = 50;
-  const ds = await loadDataset(npz({ x: npy('<f4', [n, 2], range(2 * n)), y: npy('<i4', [n], range(n).map((i) => i % 5)) }));
+  const ds = await loadDataset(
+    npz({
+      x: npy('<f4', [n, 2], range(2 * n)),
+      y: npy(
+        '<i4',
+        [n],
+        range(n).map((i) => i % 5),
+      ),
+    }),
+  );
   const { train, evaluation } = splitHoldout(ds, 0.2, 3);
   assert.equal(evaluation.n, 10);
   assert.equal(train.n, 40);
   const ids = (d: typeof ds) => range(d.n).map((i) => d.x[i * 2] / 2); // row index recovered from x
-  assert.deepEqual([...ids(train), ...ids(evaluation)].sort((a, b) => a - b), range(n));
+  assert.deepEqual(
+    [...ids(train), ...ids(evaluation)].sort((a, b) => a - b),
+    range(n),
+  );
   assert.deepEqual(ids(evaluation), ids(splitHoldout(ds, 0.2, 3).evaluation));
   assert.notDeepEqual(ids(evaluation), ids(splitHoldout(ds, 0.2, 4).evaluation));
   assert.ok(range(evaluation.n).every((i) => evaluation.y![i] === ids(evaluation)[i] % 5));

@@ -43,17 +43,60 @@ const truncated = () => {
 const CASES: [string, () => Uint8Array, boolean][] = [
   ['flat', () => zipSync({ 'model.json': model.modelJson, 'weights.bin': model.weights }), true],
   ['in a folder', () => zipSync({ 'm/model.json': model.modelJson, 'm/weights.bin': model.weights }), true],
-  ['with a macOS fork and other folders', () => zipSync({ 'm/model.json': model.modelJson, 'm/weights.bin': model.weights, '__MACOSX/m/._model.json': te.encode('x'), 'docs/readme.txt': te.encode('hi') }), true],
-  ['Teachable Machine layout (metadata.json beside)', () => zipSync({ 'model.json': model.modelJson, 'metadata.json': te.encode('{"labels":["a"]}'), 'weights.bin': model.weights }), true],
+  [
+    'with a macOS fork and other folders',
+    () =>
+      zipSync({
+        'm/model.json': model.modelJson,
+        'm/weights.bin': model.weights,
+        '__MACOSX/m/._model.json': te.encode('x'),
+        'docs/readme.txt': te.encode('hi'),
+      }),
+    true,
+  ],
+  [
+    'Teachable Machine layout (metadata.json beside)',
+    () => zipSync({ 'model.json': model.modelJson, 'metadata.json': te.encode('{"labels":["a"]}'), 'weights.bin': model.weights }),
+    true,
+  ],
   ['topology under another name, the only .json', () => zipSync({ 'net.json': model.modelJson, 'weights.bin': model.weights }), true],
   ['shard outside the topology folder', () => zipSync({ 'm/model.json': model.modelJson, 'weights.bin': model.weights }), false],
-  ['two models', () => zipSync({ 'a/model.json': model.modelJson, 'a/weights.bin': model.weights, 'b/model.json': model.modelJson, 'b/weights.bin': model.weights }), false],
-  ['two .json and no model.json', () => zipSync({ 'a.json': model.modelJson, 'b.json': model.modelJson, 'weights.bin': model.weights }), false],
+  [
+    'two models',
+    () =>
+      zipSync({
+        'a/model.json': model.modelJson,
+        'a/weights.bin': model.weights,
+        'b/model.json': model.modelJson,
+        'b/weights.bin': model.weights,
+      }),
+    false,
+  ],
+  [
+    'two .json and no model.json',
+    () => zipSync({ 'a.json': model.modelJson, 'b.json': model.modelJson, 'weights.bin': model.weights }),
+    false,
+  ],
   ['no topology', () => zipSync({ 'weights.bin': model.weights }), false],
-  ['a member name with a control character', () => zipSync({ 'model.json': model.modelJson, 'weights.bin': model.weights, 'x\u0001.bin': te.encode('x') }), false],
+  [
+    'a member name with a control character',
+    () => zipSync({ 'model.json': model.modelJson, 'weights.bin': model.weights, 'x\u0001.bin': te.encode('x') }),
+    false,
+  ],
   ['truncated', truncated, false],
   ['not a zip', () => te.encode('PK this is not an archive at all'), false],
-  ['more members than a model has', () => zipSync(Object.fromEntries([['model.json', model.modelJson], ['weights.bin', model.weights], ...Array.from({ length: 300 }, (_, i) => [`s/${i}.bin`, te.encode('x')])]) as Zippable), false],
+  [
+    'more members than a model has',
+    () =>
+      zipSync(
+        Object.fromEntries([
+          ['model.json', model.modelJson],
+          ['weights.bin', model.weights],
+          ...Array.from({ length: 300 }, (_, i) => [`s/${i}.bin`, te.encode('x')]),
+        ]) as Zippable,
+      ),
+    false,
+  ],
 ];
 
 for (const [name, build, ok] of CASES) {
@@ -63,7 +106,10 @@ for (const [name, build, ok] of CASES) {
     await writeFile(path, bytes);
 
     const res = await client(() => app).send('/v1/models', [{ field: 'files', filename: 'm.zip', content: bytes }]);
-    const cli = spawnSync(process.execPath, [BIN, 'inspect', path, '--json'], { encoding: 'utf8', env: { ...process.env, LOPPER_BACKEND: 'wasm' } });
+    const cli = spawnSync(process.execPath, [BIN, 'inspect', path, '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, LOPPER_BACKEND: 'wasm' },
+    });
     assert.equal(res.statusCode === 201, ok, `API: ${res.statusCode} ${res.body}`);
     assert.equal(cli.status === 0, ok, `CLI: exit ${cli.status} ${cli.stderr}`);
     if (!ok) {
@@ -72,14 +118,23 @@ for (const [name, build, ok] of CASES) {
       return;
     }
     // The same files are kept: the topology and the shard the manifest names.
-    assert.deepEqual(res.json().files.map((f: { name: string }) => f.name).sort(), ['model.json', 'weights.bin']);
+    assert.deepEqual(
+      res
+        .json()
+        .files.map((f: { name: string }) => f.name)
+        .sort(),
+      ['model.json', 'weights.bin'],
+    );
     assert.equal(JSON.parse(cli.stdout).params, res.json().params);
   });
 }
 
 test('the reader unpacks only the topology folder, with the topology as model.json', async () => {
   const zip = join(dir, 'folder.zip');
-  await writeFile(zip, zipSync({ 'm/net.json': model.modelJson, 'm/weights.bin': model.weights, 'other/big.bin': new Uint8Array(1 << 16) }));
+  await writeFile(
+    zip,
+    zipSync({ 'm/net.json': model.modelJson, 'm/weights.bin': model.weights, 'other/big.bin': new Uint8Array(1 << 16) }),
+  );
   const out = await mkdtemp(join(dir, 'out-'));
   const files = await unpackModelZip(zip, out, DEFAULT_ZIP_LIMITS, 'file');
   assert.deepEqual(files.map((f) => f.name).sort(), ['model.json', 'weights.bin']);

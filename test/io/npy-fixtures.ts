@@ -16,7 +16,11 @@ export function npyBytes(descr: string, shape: number[], data: Uint8Array, opts:
   // A descr starting with "[" is a structured dtype, written as a Python list rather than a string.
   if (descr.startsWith('[') || opts.pad === false) {
     const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-    return npyWithHeader(`{'descr': ${descr.startsWith('[') ? descr : `'${descr}'`}, 'fortran_order': ${opts.fortran ? 'True' : 'False'}, 'shape': ${shapeText}, }`, data, opts);
+    return npyWithHeader(
+      `{'descr': ${descr.startsWith('[') ? descr : `'${descr}'`}, 'fortran_order': ${opts.fortran ? 'True' : 'False'}, 'shape': ${shapeText}, }`,
+      data,
+      opts,
+    );
   }
   return encodeNpyBytes({ descr, shape, data, fortranOrder: opts.fortran }, opts.version);
 }
@@ -48,18 +52,42 @@ export function encode(descr: string, values: number[]): Uint8Array {
   values.forEach((x, i) => {
     const o = i * size;
     switch (kind) {
-      case 'f2': v.setUint16(o, x, le); break;
-      case 'f4': v.setFloat32(o, x, le); break;
-      case 'f8': v.setFloat64(o, x, le); break;
-      case 'i1': v.setInt8(o, x); break;
-      case 'u1': case 'b1': v.setUint8(o, x); break;
-      case 'i2': v.setInt16(o, x, le); break;
-      case 'u2': v.setUint16(o, x, le); break;
-      case 'i4': v.setInt32(o, x, le); break;
-      case 'u4': v.setUint32(o, x, le); break;
-      case 'i8': v.setBigInt64(o, BigInt(x), le); break;
-      case 'u8': v.setBigUint64(o, BigInt(x), le); break;
-      default: throw new Error(`fixture cannot encode ${descr}`);
+      case 'f2':
+        v.setUint16(o, x, le);
+        break;
+      case 'f4':
+        v.setFloat32(o, x, le);
+        break;
+      case 'f8':
+        v.setFloat64(o, x, le);
+        break;
+      case 'i1':
+        v.setInt8(o, x);
+        break;
+      case 'u1':
+      case 'b1':
+        v.setUint8(o, x);
+        break;
+      case 'i2':
+        v.setInt16(o, x, le);
+        break;
+      case 'u2':
+        v.setUint16(o, x, le);
+        break;
+      case 'i4':
+        v.setInt32(o, x, le);
+        break;
+      case 'u4':
+        v.setUint32(o, x, le);
+        break;
+      case 'i8':
+        v.setBigInt64(o, BigInt(x), le);
+        break;
+      case 'u8':
+        v.setBigUint64(o, BigInt(x), le);
+        break;
+      default:
+        throw new Error(`fixture cannot encode ${descr}`);
     }
   });
   return out;

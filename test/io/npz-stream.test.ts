@@ -38,10 +38,11 @@ async function outcome(run: () => Promise<unknown>): Promise<Outcome> {
     return { error: { field: e.field, status: e.status, message: e.message } };
   }
 }
-const inMemory = (path: string) => outcome(async () => {
-  const ds = await loadDataset(path, 'file');
-  return describeDataset(ds);
-});
+const inMemory = (path: string) =>
+  outcome(async () => {
+    const ds = await loadDataset(path, 'file');
+    return describeDataset(ds);
+  });
 const streamed = (path: string, chunkBytes?: number) => outcome(() => inspectNpzFile(path, 'file', NO_LIMITS, { chunkBytes }));
 
 /** Asserts both paths reach the same verdict on `bytes`, read in pieces of each of `chunks` bytes. */
@@ -87,11 +88,20 @@ test('every dtype and byte order of x and of y, stored and compressed, read in p
   for (const order of ['<', '>']) {
     const r = await agree(npz({ x: npy(`${order}f2`, [4], [0x3c00, NaN16, Inf16, 0]) }), 'f2 NaN');
     assert.equal(message(r), 'file: x contains NaN at index 1');
-    const big = npyBytes(`${order}i8`, [2], order === '<' ? new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40]) : new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0]));
+    const big = npyBytes(
+      `${order}i8`,
+      [2],
+      order === '<'
+        ? new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40])
+        : new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0]),
+    );
     for (const key of ['x', 'y', 'extra']) {
       const members = { x: npy('<f4', [2], [1, 2]), [key]: big };
       const r2 = await agree(npz(members), `i8 beyond 2^53 in ${key}`);
-      assert.match(message(r2)!, new RegExp(`${key} is not a valid \\.npy array: int64 value 4611686018427387904 at index 1 is beyond 2\\^53`));
+      assert.match(
+        message(r2)!,
+        new RegExp(`${key} is not a valid \\.npy array: int64 value 4611686018427387904 at index 1 is beyond 2\\^53`),
+      );
     }
   }
 });
@@ -100,7 +110,9 @@ test('NaN, Infinity and float32 overflow at any position, in C and Fortran order
   const n = 3 * 7 * 1000; // 84 KB of float32 and 168 KB of float64: more than one 64 KiB block
   const shape = [3, 7, 1000];
   const cIndex = (f: number) => {
-    const i = f % 3, j = Math.floor(f / 3) % 7, k = Math.floor(f / 21);
+    const i = f % 3,
+      j = Math.floor(f / 3) % 7,
+      k = Math.floor(f / 21);
     return (i * 7 + j) * 1000 + k;
   };
   for (const d of ['<f4', '>f8', '<f2']) {
@@ -113,7 +125,10 @@ test('NaN, Infinity and float32 overflow at any position, in C and Fortran order
           values[at] = v;
           // A second, later failure in file order that comes first in C order when stored in Fortran order.
           if (fortran && at > 0) values[at === 1 ? 2 : 1] = bad[0];
-          const r = await agree(npz({ x: npy(d, shape, values, { fortran }) }, at % 2 === 1), `${d} ${v} at ${at}${fortran ? ' F' : ''}`, [4093, 64 * 1024]);
+          const r = await agree(npz({ x: npy(d, shape, values, { fortran }) }, at % 2 === 1), `${d} ${v} at ${at}${fortran ? ' F' : ''}`, [
+            4093,
+            64 * 1024,
+          ]);
           const first = fortran ? Math.min(...[at, at === 1 ? 2 : 1].filter((f) => values[f] !== fill).map(cIndex)) : at;
           assert.match(message(r)!, new RegExp(`^file: x contains .* at index ${first}$`));
         }
@@ -133,7 +148,11 @@ test('labels: class ids, [n, 1] columns, one-hot and probability rows in either 
     ['one-hot', npy('<f4', [4, 3], [0, 0, 1, 0, 1, 0, 1, 0, 0, 0.2, 0.5, 0.3]), null],
     ['one-hot F', npy('>f8', [4, 3], [0, 0, 1, 0, 1, 0, 1, 0, 0, 0.2, 0.5, 0.3], { fortran: true }), null],
     // Fortran order: the NaN comes first in the file, the Infinity (row 0, column 1) first in C order.
-    ['F NaN', npy('<f4', [4, 3], [0, NaN, 0, 0, Infinity, 0, 0, 0, 0, 0, 0, 0], { fortran: true }), /^file: y contains Infinity at index 1$/],
+    [
+      'F NaN',
+      npy('<f4', [4, 3], [0, NaN, 0, 0, Infinity, 0, 0, 0, 0, 0, 0, 0], { fortran: true }),
+      /^file: y contains Infinity at index 1$/,
+    ],
     ['short', npy('<i4', [3], [0, 1, 2]), /y has 3 labels but x has 4 samples/],
     ['rows', npy('<f4', [3, 2], range(6)), /y has 3 rows but x has 4 samples/],
     ['negative', npy('<i2', [4], [0, 1, -1, 2]), /y\[2\] = -1 is negative/],
@@ -144,7 +163,10 @@ test('labels: class ids, [n, 1] columns, one-hot and probability rows in either 
     ['empty rows', npy('<i4', [4, 0], []), /y must be 1-D/],
   ];
   for (const [what, y, pattern] of cases) {
-    for (const members of [{ x, y }, { y, x }]) {
+    for (const members of [
+      { x, y },
+      { y, x },
+    ]) {
       const r = await agree(npz(members, what.length % 2 === 0), `${what}, ${Object.keys(members)}`);
       if (pattern) assert.match(message(r) ?? 'accepted', pattern, what);
       else assert.ok('summary' in r, `${what}: ${message(r)}`);
@@ -169,9 +191,23 @@ test('x shapes, missing x, other members, directories, duplicates, unreadable an
     ['structured', npz({ x: npyBytes("[('a', '<f4')]", [1], new Uint8Array(4)) }), /structured/],
     ['short data', npz({ x: npyBytes('<f4', [3], new Uint8Array(8)) }), /shape \[3\] of <f4 needs 12 data bytes but the file has 8/],
     ['long data', npz({ x: npyBytes('<f4', [1], new Uint8Array(8)) }), /needs 4 data bytes but the file has 8/],
-    ['text member', npz({ x: npy('<f4', [1], [1]), notes: new TextEncoder().encode('hello') }), /^file: notes is not a valid \.npy array: missing the \\x93NUMPY magic$/],
+    [
+      'text member',
+      npz({ x: npy('<f4', [1], [1]), notes: new TextEncoder().encode('hello') }),
+      /^file: notes is not a valid \.npy array: missing the \\x93NUMPY magic$/,
+    ],
     ['tiny member', npz({ x: new Uint8Array([0x93, 0x4e]) }), /missing the \\x93NUMPY magic/],
-    ['bad version', npz({ x: (() => { const b = npy('<f4', [1], [1]); b[6] = 9; return b; })() }), /format version 9/],
+    [
+      'bad version',
+      npz({
+        x: (() => {
+          const b = npy('<f4', [1], [1]);
+          b[6] = 9;
+          return b;
+        })(),
+      }),
+      /format version 9/,
+    ],
     ['cut header', npz({ x: npy('<f4', [1], [1]).subarray(0, 30) }), /truncated header/],
     ['v2 and v3', npz({ x: npy('<f4', [2], [1, 2], { version: 2 }), y: npy('<u2', [2], [0, 1], { version: 3 }) }), null],
     ['unpadded', npz({ x: npy('<f8', [2], [1.25, -3], { pad: false }) }), null],
@@ -196,11 +232,20 @@ test('x shapes, missing x, other members, directories, duplicates, unreadable an
   const many: Record<string, Uint8Array> = { 'x.npy': npy('<f4', [1], [1]) };
   for (let i = 0; i < 20_000; i++) many[`padding/${String(i).padStart(40, '0')}/`] = new Uint8Array(0);
   const crowded = await streamed(file(zipSync(many)));
-  assert.deepEqual(crowded, { error: { field: 'file', status: 413, message: `file: the .npz's member list is longer than ${MAX_CENTRAL_DIRECTORY_BYTES} bytes` } });
+  assert.deepEqual(crowded, {
+    error: { field: 'file', status: 413, message: `file: the .npz's member list is longer than ${MAX_CENTRAL_DIRECTORY_BYTES} bytes` },
+  });
 });
 
 test('cut at every offset and damaged at every byte: the verdict of the in-memory path', async () => {
-  const members = { x: npy('<f4', [6, 2], range(12, (i) => i / 4)), y: npy('<i8', [6], [0, 2, 1, 1, 0, 2]) };
+  const members = {
+    x: npy(
+      '<f4',
+      [6, 2],
+      range(12, (i) => i / 4),
+    ),
+    y: npy('<i8', [6], [0, 2, 1, 1, 0, 2]),
+  };
   const archives: [string, Uint8Array][] = [
     ['stored', npz(members)],
     ['zip64', zip64Npz(members)],
@@ -286,7 +331,11 @@ with zipfile.ZipFile(d + '/versions.npz', 'w') as z:
 });
 
 /** A file of `members`, written piece by piece so that no test holds a large one in memory. */
-async function writeNpz(path: string, members: { name: string; header: Uint8Array; dataBytes: number; piece: (at: number, out: Uint8Array) => void }[], level: number | null) {
+async function writeNpz(
+  path: string,
+  members: { name: string; header: Uint8Array; dataBytes: number; piece: (at: number, out: Uint8Array) => void }[],
+  level: number | null,
+) {
   const compressed = level !== null;
   const fd = openSync(path, 'w');
   const central: Uint8Array[] = [];
@@ -377,7 +426,12 @@ console.log(JSON.stringify(out));`;
   const module = new URL('../../src/io/npz-stream.js', import.meta.url).href;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, module, path, JSON.stringify(limits)], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout) as { summary?: Record<string, unknown>; error?: { name: string; status: number; message: string }; ms: number; rssGrowth: number };
+  return JSON.parse(r.stdout) as {
+    summary?: Record<string, unknown>;
+    error?: { name: string; status: number; message: string };
+    ms: number;
+    rssGrowth: number;
+  };
 }
 
 test('a deflate bomb (1 MiB unpacking to 1 GiB of x) is stopped early by either cap, in little memory', async (t) => {
@@ -407,8 +461,15 @@ test('a deflate bomb (1 MiB unpacking to 1 GiB of x) is stopped early by either 
 });
 
 test('crafted .npy headers inside a .npz: answered at once, never buffered past the cap', async () => {
-  for (const [version, repeats] of [[1, 6500], [2, 100_000], [3, 100_000]] as const) {
-    const bytes = npz({ x: npyWithHeader(`{'descr': '<f4', 'fortran_order': False, ${"'shape': (".repeat(repeats)}`, new Uint8Array(0), { version }) }, true);
+  for (const [version, repeats] of [
+    [1, 6500],
+    [2, 100_000],
+    [3, 100_000],
+  ] as const) {
+    const bytes = npz(
+      { x: npyWithHeader(`{'descr': '<f4', 'fortran_order': False, ${"'shape': (".repeat(repeats)}`, new Uint8Array(0), { version }) },
+      true,
+    );
     const started = performance.now();
     const r = await agree(bytes, `${repeats} x 'shape': (`, [64 * 1024]);
     assert.ok(performance.now() - started < 500, `${performance.now() - started} ms`);
@@ -438,14 +499,24 @@ test('~200 MB datasets, stored and compressed, inspect in bounded memory', async
   };
   for (const compressed of [false, true]) {
     const path = join(dir, compressed ? 'large-z.npz' : 'large.npz');
-    await writeNpz(path, [
-      { name: 'x.npy', header: header('<f4', [rows, cols]), dataBytes: rows * cols * 4, piece },
-      { name: 'y.npy', header: header('<i8', [rows]), dataBytes: rows * 8, piece: labels },
-    ], compressed ? 1 : null);
+    await writeNpz(
+      path,
+      [
+        { name: 'x.npy', header: header('<f4', [rows, cols]), dataBytes: rows * cols * 4, piece },
+        { name: 'y.npy', header: header('<i8', [rows]), dataBytes: rows * 8, piece: labels },
+      ],
+      compressed ? 1 : null,
+    );
     const r = inspectInChild(path, { maxUnzippedBytes: 400 * MiB, maxCompressionRatio: 200 });
     const mb = (rows * cols * 4 + rows * 8) / 1e6;
-    t.diagnostic(`${compressed ? 'compressed' : 'stored'}: ${mb.toFixed(0)} MB unpacked in ${r.ms.toFixed(0)} ms = ${(mb / (r.ms / 1000)).toFixed(0)} MB/s, RSS +${(r.rssGrowth / MiB).toFixed(1)} MiB`);
-    assert.deepEqual(r.summary, { samples: rows, xShape: [rows, cols], sampleShape: [cols], xDtype: 'float32', hasLabels: true, classes: 10 }, JSON.stringify(r));
+    t.diagnostic(
+      `${compressed ? 'compressed' : 'stored'}: ${mb.toFixed(0)} MB unpacked in ${r.ms.toFixed(0)} ms = ${(mb / (r.ms / 1000)).toFixed(0)} MB/s, RSS +${(r.rssGrowth / MiB).toFixed(1)} MiB`,
+    );
+    assert.deepEqual(
+      r.summary,
+      { samples: rows, xShape: [rows, cols], sampleShape: [cols], xDtype: 'float32', hasLabels: true, classes: 10 },
+      JSON.stringify(r),
+    );
     assert.ok(r.rssGrowth < 64 * MiB, `RSS grew by ${r.rssGrowth}`);
     rmSync(path);
   }

@@ -10,8 +10,10 @@ import { MAX_NPY_HEADER_BYTES, parseNpy } from '../../src/io/npy.js';
 import { parseNpz } from '../../src/io/npz.js';
 import { encode, npy, npyBytes, npyWithHeader, npz } from './npy-fixtures.js';
 
-const inputError = (pattern: RegExp, field = 'data') => (e: unknown) =>
-  e instanceof InputError && e.field === field && pattern.test(e.message);
+const inputError =
+  (pattern: RegExp, field = 'data') =>
+  (e: unknown) =>
+    e instanceof InputError && e.field === field && pattern.test(e.message);
 
 const CASES: [string, string, string, number[]][] = [
   // descr, numpy name, JS array type, values
@@ -67,7 +69,7 @@ test('format versions 1, 2 and 3 read the same', () => {
   }
 });
 
-test('unaligned data (header without numpy\'s padding) is copied, not viewed', () => {
+test("unaligned data (header without numpy's padding) is copied, not viewed", () => {
   const bytes = npy('<f8', [2], [1.25, -3], { pad: false });
   assert.notEqual((bytes.length - 16) % 8, 0); // data offset is not a multiple of 8
   assert.deepEqual([...parseNpz(npz({ a: bytes })).get('a')!.data], [1.25, -3]);
@@ -80,7 +82,10 @@ test('fortran_order arrays are transposed to C order', () => {
   for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 4; k++) f[i + 2 * j + 6 * k] = i * 12 + j * 4 + k;
   const arr = parseNpz(npz({ a: npy('>f8', shape, f, { fortran: true }) })).get('a')!;
   assert.deepEqual(arr.shape, shape);
-  assert.deepEqual([...arr.data], Array.from({ length: 24 }, (_, i) => i));
+  assert.deepEqual(
+    [...arr.data],
+    Array.from({ length: 24 }, (_, i) => i),
+  );
 });
 
 test('0-d and empty arrays', () => {
@@ -110,16 +115,22 @@ test('header dict: quotes, spacing, trailing commas, key order and Python 2 long
     assert.deepEqual([...arr.data], [1, 2, 3, 4, 5, 6]);
   }
   assert.deepEqual(parseNpy(npyWithHeader(`{'descr': '<i2', 'fortran_order': False, 'shape': (6), }`, data), 'data', 'a').shape, [6]);
-  assert.deepEqual(parseNpy(npyWithHeader(`{'descr': '<i2', 'fortran_order': False, 'shape': (), }`, data.subarray(0, 2)), 'data', 'a').shape, []);
+  assert.deepEqual(
+    parseNpy(npyWithHeader(`{'descr': '<i2', 'fortran_order': False, 'shape': (), }`, data.subarray(0, 2)), 'data', 'a').shape,
+    [],
+  );
 });
 
 test('header dict: rejects what numpy would not read, without echoing more than its start', () => {
   const reject = (header: string, pattern: RegExp) =>
-    assert.throws(() => parseNpy(npyWithHeader(header, new Uint8Array(4)), 'data', 'x'), (e: unknown) => {
-      assert.ok(e instanceof InputError && pattern.test(e.message), `${header}: ${(e as Error).message}`);
-      assert.ok(e.message.length < 300, e.message);
-      return true;
-    });
+    assert.throws(
+      () => parseNpy(npyWithHeader(header, new Uint8Array(4)), 'data', 'x'),
+      (e: unknown) => {
+        assert.ok(e instanceof InputError && pattern.test(e.message), `${header}: ${(e as Error).message}`);
+        assert.ok(e.message.length < 300, e.message);
+        return true;
+      },
+    );
   const ok = `'descr': '<f4', 'fortran_order': False, 'shape': (1,)`;
   reject(`{${ok}, 'descr': '<f4'}`, /x is not a valid \.npy array: header is not a numpy header dict \(duplicate key 'descr'/);
   reject(`{${ok}, 'shape': (1,)}`, /duplicate key 'shape'/);
@@ -141,14 +152,27 @@ test('header dict: rejects what numpy would not read, without echoing more than 
 
 test('a crafted header is refused in linear time; one over MAX_NPY_HEADER_BYTES before it is read', () => {
   // The regexes that used to read headers took 35 s on this (100,000 repetitions) and 0.15 s at the v1 maximum.
-  for (const [version, repeats] of [[1, 6500], [2, 100_000]] as const) {
+  for (const [version, repeats] of [
+    [1, 6500],
+    [2, 100_000],
+  ] as const) {
     const header = `{'descr': '<f4', 'fortran_order': False, ${"'shape': (".repeat(repeats)}`;
     const started = performance.now();
-    assert.throws(() => parseNpz(npz({ x: npyWithHeader(header, new Uint8Array(0), { version }) })), inputError(/x is not a valid \.npy array/));
+    assert.throws(
+      () => parseNpz(npz({ x: npyWithHeader(header, new Uint8Array(0), { version }) })),
+      inputError(/x is not a valid \.npy array/),
+    );
     assert.ok(performance.now() - started < 200, `${performance.now() - started} ms`);
   }
-  const long = npyWithHeader(`{'descr': '<f4', 'fortran_order': False, 'shape': (1,)}${' '.repeat(MAX_NPY_HEADER_BYTES)}`, encode('<f4', [1]), { version: 2 });
-  assert.throws(() => parseNpy(long, 'data', 'x'), inputError(/x is not a valid \.npy array: header of 656\d\d bytes is longer than the 65536 allowed/));
+  const long = npyWithHeader(
+    `{'descr': '<f4', 'fortran_order': False, 'shape': (1,)}${' '.repeat(MAX_NPY_HEADER_BYTES)}`,
+    encode('<f4', [1]),
+    { version: 2 },
+  );
+  assert.throws(
+    () => parseNpy(long, 'data', 'x'),
+    inputError(/x is not a valid \.npy array: header of 656\d\d bytes is longer than the 65536 allowed/),
+  );
   // A length field claiming 4 GB gets the same answer, not a wait for (or allocation of) 4 GB.
   const claims = npy('<f4', [1], [1], { version: 2 });
   new DataView(claims.buffer).setUint32(8, 0xffffffff, true);
@@ -212,10 +236,16 @@ with zipfile.ZipFile(d + '/versions.npz', 'w') as z:
     for (const file of ['plain.npz', 'compressed.npz']) {
       const m = parseNpz(readFileSync(join(dir, file)));
       assert.deepEqual(m.get('x')!.shape, [3, 4]);
-      assert.deepEqual([...m.get('x')!.data], Array.from({ length: 12 }, (_, i) => i / 4));
+      assert.deepEqual(
+        [...m.get('x')!.data],
+        Array.from({ length: 12 }, (_, i) => i / 4),
+      );
       assert.equal(m.get('y')!.dtype, 'int64');
       assert.deepEqual([...m.get('y')!.data], [0, 2, 1]);
-      assert.deepEqual([...m.get('ff')!.data], Array.from({ length: 24 }, (_, i) => i));
+      assert.deepEqual(
+        [...m.get('ff')!.data],
+        Array.from({ length: 24 }, (_, i) => i),
+      );
       assert.deepEqual([...m.get('be')!.data], [0, 1, 2, 3, 4, 5]);
       assert.deepEqual([...m.get('h')!.data], [1, -2, 0.5]);
       assert.deepEqual([...m.get('b')!.data], [1, 0]);

@@ -42,8 +42,11 @@ if (!isMainThread) {
   type Config = { layers: any[]; input_layers: any[]; output_layers: any[] };
   /** Every [layer, node, tensor] reference in the graph, keyword ones (MultiHeadAttention's value) included. */
   const refs = (c: Config): any[][] =>
-    c.layers.flatMap((l) => (Array.isArray(l?.inbound_nodes) ? l.inbound_nodes : []).flatMap((call: any) =>
-      (Array.isArray(call) ? call : []).flatMap((input: any) => [input, ...(Array.isArray(input?.[3]?.value) ? [input[3].value] : [])])));
+    c.layers.flatMap((l) =>
+      (Array.isArray(l?.inbound_nodes) ? l.inbound_nodes : []).flatMap((call: any) =>
+        (Array.isArray(call) ? call : []).flatMap((input: any) => [input, ...(Array.isArray(input?.[3]?.value) ? [input[3].value] : [])]),
+      ),
+    );
   const mutations: ((c: Config) => void)[] = [
     (c) => void c.layers.splice(int(c.layers.length), 1),
     (c) => {

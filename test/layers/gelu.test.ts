@@ -8,7 +8,10 @@ import { Gelu, TfjsGelu } from '../../src/layers/gelu.js';
 it('Dense(activation: "gelu") from JSON uses Lopper\'s class, writes "gelu" back, and matches tfjs\' GELU', async () => {
   await tf.setBackend('cpu');
   const input = tf.input({ shape: [8] });
-  const model = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 5, activation: 'gelu', name: 'fc' }).apply(input) as tf.SymbolicTensor });
+  const model = tf.model({
+    inputs: input,
+    outputs: tf.layers.dense({ units: 5, activation: 'gelu', name: 'fc' }).apply(input) as tf.SymbolicTensor,
+  });
   const loaded = await tf.models.modelFromJSON(JSON.parse(JSON.stringify(model.toJSON(null, false))));
   loaded.setWeights(model.getWeights());
   const activation = (loaded.getLayer('fc') as unknown as { activation: unknown }).activation;
@@ -19,5 +22,6 @@ it('Dense(activation: "gelu") from JSON uses Lopper\'s class, writes "gelu" back
   const pre = tf.add(tf.matMul(x, kernel), bias);
   const want = new TfjsGelu().apply(pre).dataSync();
   const got = (loaded.predict(x) as tf.Tensor).dataSync();
-  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])), `[${i}] ${got[i]} vs ${want[i]}`);
+  for (let i = 0; i < want.length; i++)
+    assert.ok(Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])), `[${i}] ${got[i]} vs ${want[i]}`);
 });

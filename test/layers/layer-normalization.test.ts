@@ -24,9 +24,14 @@ function pair(shape: number[], args: LnArgs) {
 function valuesAndGrads(model: tf.LayersModel, x: tf.Tensor, dy: tf.Tensor): Float32Array[] {
   return tf.tidy(() => {
     const f = (v: tf.Tensor) => tf.sum(tf.mul(model.apply(v) as tf.Tensor, dy));
-    const { value, grads } = tf.variableGrads(() => f(x) as tf.Scalar, model.trainableWeights.map((w) => w.read() as tf.Variable));
+    const { value, grads } = tf.variableGrads(
+      () => f(x) as tf.Scalar,
+      model.trainableWeights.map((w) => w.read() as tf.Variable),
+    );
     const dx = tf.grad(f)(x);
-    return [value, dx, ...model.trainableWeights.map((w) => grads[(w.read() as tf.Variable).name])].map((t) => t.dataSync() as Float32Array);
+    return [value, dx, ...model.trainableWeights.map((w) => grads[(w.read() as tf.Variable).name])].map(
+      (t) => t.dataSync() as Float32Array,
+    );
   });
 }
 
@@ -53,10 +58,16 @@ describe('LayerNormalization with a closed-form gradient', () => {
     ['scale=False', { scale: false }, 'gamma'],
   ] as const) {
     it(`${name}: outputs and gradients equal a full layer's with ${drop} fixed (tfjs' own cannot train it)`, () => {
-      const init = { gammaInitializer: tf.initializers.randomNormal({ seed: 1 }), betaInitializer: tf.initializers.randomNormal({ seed: 2 }) };
+      const init = {
+        gammaInitializer: tf.initializers.randomNormal({ seed: 1 }),
+        betaInitializer: tf.initializers.randomNormal({ seed: 2 }),
+      };
       const input = tf.input({ shape: [6, 16] });
       const ours = tf.model({ inputs: input, outputs: new LayerNormalization({ ...init, ...args }).apply(input) as tf.SymbolicTensor });
-      const full = tf.model({ inputs: input, outputs: tf.layers.layerNormalization({ ...init, trainable: true }).apply(input) as tf.SymbolicTensor });
+      const full = tf.model({
+        inputs: input,
+        outputs: tf.layers.layerNormalization({ ...init, trainable: true }).apply(input) as tf.SymbolicTensor,
+      });
       const [g, b] = full.getWeights();
       const kept = ours.getWeights()[0];
       full.setWeights(drop === 'beta' ? [kept, tf.zerosLike(b)] : [tf.onesLike(g), kept]);
@@ -79,7 +90,12 @@ describe('LayerNormalization with a closed-form gradient', () => {
       const want = valuesAndGrads(theirs, x, dy);
       const got = valuesAndGrads(ours, x, dy);
       ['loss', 'dx', 'dgamma', 'dbeta'].forEach((what, i) => assertNear(got[i], want[i], 2e-5, what));
-      assertNear((ours.predict(x) as tf.Tensor).dataSync() as Float32Array, (theirs.predict(x) as tf.Tensor).dataSync() as Float32Array, 1e-5, 'y');
+      assertNear(
+        (ours.predict(x) as tf.Tensor).dataSync() as Float32Array,
+        (theirs.predict(x) as tf.Tensor).dataSync() as Float32Array,
+        1e-5,
+        'y',
+      );
       tf.dispose([x, dy]);
     });
   }
@@ -99,15 +115,21 @@ describe('LayerNormalization with a closed-form gradient', () => {
     }
   });
 
-  it('a model loaded from JSON uses it, with tfjs\' config and weight names; training leaks no tensors', async () => {
+  it("a model loaded from JSON uses it, with tfjs' config and weight names; training leaks no tensors", async () => {
     const { theirs } = pair([6, 16], { epsilon: 1e-6, name: 'ln' });
     const json = JSON.parse(JSON.stringify(theirs.toJSON(null, false)));
     const loaded = await tf.models.modelFromJSON(json);
     const layer = loaded.getLayer('ln');
     assert.ok(layer instanceof LayerNormalization);
     assert.deepEqual(layer.getConfig(), theirs.getLayer('ln').getConfig());
-    assert.deepEqual(loaded.getWeights().map((w) => w.shape), theirs.getWeights().map((w) => w.shape));
-    assert.deepEqual(loaded.weights.map((w) => w.originalName), theirs.weights.map((w) => w.originalName));
+    assert.deepEqual(
+      loaded.getWeights().map((w) => w.shape),
+      theirs.getWeights().map((w) => w.shape),
+    );
+    assert.deepEqual(
+      loaded.weights.map((w) => w.originalName),
+      theirs.weights.map((w) => w.originalName),
+    );
     const x = tf.randomNormal([5, 6, 16], 0, 1, 'float32', 7);
     const opt = tf.train.sgd(0.1);
     const step = () => opt.minimize(() => tf.sum(tf.square(loaded.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar);
@@ -118,11 +140,12 @@ describe('LayerNormalization with a closed-form gradient', () => {
     x.dispose();
   });
 
-  it('takes fewer kernels per training step than tfjs\' class', async () => {
+  it("takes fewer kernels per training step than tfjs' class", async () => {
     const { theirs, ours } = pair([16, 64], { epsilon: 1e-6 });
     const x = tf.randomNormal([8, 16, 64], 0, 1, 'float32', 8);
     const kernels = async (m: tf.LayersModel) =>
-      (await tf.profile(() => tf.tidy(() => tf.variableGrads(() => tf.sum(tf.square(m.apply(x) as tf.Tensor)) as tf.Scalar)))).kernels.length;
+      (await tf.profile(() => tf.tidy(() => tf.variableGrads(() => tf.sum(tf.square(m.apply(x) as tf.Tensor)) as tf.Scalar)))).kernels
+        .length;
     const [t, o] = [await kernels(theirs), await kernels(ours)];
     assert.ok(o * 2 < t, `Lopper ${o} kernels vs tfjs ${t}`);
     x.dispose();

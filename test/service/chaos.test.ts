@@ -42,18 +42,40 @@ let app: FastifyInstance;
 const workers: ChildProcess[] = [];
 
 async function startRedis(): Promise<void> {
-  redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--dir', join(dataDir, 'redis')], { stdio: 'ignore' });
+  redis = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(redisPort),
+      '--bind',
+      '127.0.0.1',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--save',
+      '',
+      '--dir',
+      join(dataDir, 'redis'),
+    ],
+    { stdio: 'ignore' },
+  );
   const probe = new Redis(`redis://127.0.0.1:${redisPort}`, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
   probe.on('error', () => undefined);
-  await waitFor(async () => {
-    try {
-      await probe.connect();
-      return (await probe.ping()) === 'PONG';
-    } catch {
-      probe.disconnect();
-      return false;
-    }
-  }, 10_000, 'redis-server to answer', 50);
+  await waitFor(
+    async () => {
+      try {
+        await probe.connect();
+        return (await probe.ping()) === 'PONG';
+      } catch {
+        probe.disconnect();
+        return false;
+      }
+    },
+    10_000,
+    'redis-server to answer',
+    50,
+  );
   probe.disconnect();
 }
 
@@ -92,7 +114,8 @@ async function lopperProcesses(): Promise<number[]> {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     const environ = await readFile(`/proc/${name}/environ`, 'utf8').catch(() => '');
     const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
-    if (environ.split('\0').includes(`DATA_DIR=${dataDir}`) && stat && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z') out.push(Number(name));
+    if (environ.split('\0').includes(`DATA_DIR=${dataDir}`) && stat && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z')
+      out.push(Number(name));
   }
   return out;
 }
@@ -114,8 +137,15 @@ before(async () => {
   await mkdir(join(dataDir, 'redis'));
   await startRedis();
   env = {
-    REDIS_URL: `redis://127.0.0.1:${redisPort}`, DATA_DIR: dataDir, LOG_LEVEL: 'error', LOPPER_BACKEND: 'wasm',
-    LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', JOB_ATTEMPTS: '30', JOB_BACKOFF_MS: '50', RATE_LIMIT_MAX: '1000000000',
+    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'error',
+    LOPPER_BACKEND: 'wasm',
+    LOCK_DURATION_MS: '2000',
+    STALLED_INTERVAL_MS: '1000',
+    JOB_ATTEMPTS: '30',
+    JOB_BACKOFF_MS: '50',
+    RATE_LIMIT_MAX: '1000000000',
   };
   app = await buildApp({ config: loadConfig(env), logger: false });
 });
@@ -133,7 +163,12 @@ test(`${JOBS}+ jobs through ${KILLS} seeded SIGKILLs and a Redis restart all com
   const datasetId = await api.uploadDataset(4000);
   const ids: string[] = [];
   const submit = async () => {
-    const job = await api.createJob({ modelId, datasetId, pruning: { ratio: 0.5, calibrationSamples: 64, seed: ids.length }, fineTune: { epochs: 6, batchSize: 8, learningRate: 1e-3 } });
+    const job = await api.createJob({
+      modelId,
+      datasetId,
+      pruning: { ratio: 0.5, calibrationSamples: 64, seed: ids.length },
+      fineTune: { epochs: 6, batchSize: 8, learningRate: 1e-3 },
+    });
     ids.push(job.id);
   };
   for (let i = 0; i < JOBS; i++) await submit();
@@ -153,10 +188,15 @@ test(`${JOBS}+ jobs through ${KILLS} seeded SIGKILLs and a Redis restart all com
     if (roll < 0.25) {
       // The next job child of this worker, killed as soon as it appears (within its first 0.2 s).
       const before = await jobChildOf(worker.pid!);
-      const child = await waitFor(async () => {
-        const c = await jobChildOf(worker.pid!);
-        return c !== null && c !== before ? c : null;
-      }, 30_000, 'a fresh job child', 5).catch(() => null);
+      const child = await waitFor(
+        async () => {
+          const c = await jobChildOf(worker.pid!);
+          return c !== null && c !== before ? c : null;
+        },
+        30_000,
+        'a fresh job child',
+        5,
+      ).catch(() => null);
       if (child === null) continue;
       process.kill(child, 'SIGKILL');
       log.push(`kill ${++kills}: a job child at its start (worker ${worker.pid})`);
@@ -178,11 +218,19 @@ test(`${JOBS}+ jobs through ${KILLS} seeded SIGKILLs and a Redis restart all com
     }
   }
 
-  const done = await waitFor(async () => {
-    const all = await states();
-    assert.ok(!all.some((j) => j.state === 'failed' || j.state === 'cancelled'), JSON.stringify(all.filter((j) => j.state === 'failed').map((j) => j.error)));
-    return all.every((j) => j.state === 'completed') ? all : null;
-  }, 240_000, 'every job to complete', 250);
+  const done = await waitFor(
+    async () => {
+      const all = await states();
+      assert.ok(
+        !all.some((j) => j.state === 'failed' || j.state === 'cancelled'),
+        JSON.stringify(all.filter((j) => j.state === 'failed').map((j) => j.error)),
+      );
+      return all.every((j) => j.state === 'completed') ? all : null;
+    },
+    240_000,
+    'every job to complete',
+    250,
+  );
 
   let retries = 0;
   let resumes = 0;
@@ -207,10 +255,14 @@ test(`${JOBS}+ jobs through ${KILLS} seeded SIGKILLs and a Redis restart all com
   // Nothing left behind: no scratch or checkpoint, no process but the live workers.
   await waitFor(async () => (await readdir(join(dataDir, 'tmp'))).length === 0, 10_000, 'DATA_DIR/tmp to be empty');
   const workerPids = new Set(live().map((w) => w.pid));
-  await waitFor(async () => {
-    const procs = (await lopperProcesses()).filter((p) => p !== redis.pid);
-    return procs.every((p) => workerPids.has(p)) && procs.length === workerPids.size;
-  }, 10_000, 'only the live workers to remain');
+  await waitFor(
+    async () => {
+      const procs = (await lopperProcesses()).filter((p) => p !== redis.pid);
+      return procs.every((p) => workerPids.has(p)) && procs.length === workerPids.size;
+    },
+    10_000,
+    'only the live workers to remain',
+  );
   for (const w of live()) {
     const exited = new Promise((r) => w.once('exit', r));
     w.kill('SIGTERM');

@@ -39,7 +39,14 @@ after(async () => {
 });
 
 const createJob = async (datasetId: string, epochs: number): Promise<string> =>
-  (await api.createJob({ modelId, datasetId, pruning: { ratio: 0.5, calibrationSamples: 32 }, fineTune: { epochs, batchSize: 8, learningRate: 1e-3 } })).id;
+  (
+    await api.createJob({
+      modelId,
+      datasetId,
+      pruning: { ratio: 0.5, calibrationSamples: 32 },
+      fineTune: { epochs, batchSize: 8, learningRate: 1e-3 },
+    })
+  ).id;
 
 /** Pids of this process's job children (workers/processor.js), by their command line. */
 async function jobChildren(): Promise<number[]> {
@@ -58,10 +65,15 @@ const nextChild = (seen: Set<number>) =>
   waitFor(async () => (await jobChildren()).find((p) => !seen.has(p)) ?? null, 60_000, 'a job child to start', 5);
 
 const fineTuning = (id: string, attempt: number) =>
-  waitFor(async () => {
-    const j = await getJob(id);
-    return j.state === 'active' && j.attempts === attempt && j.stage === 'fine-tuning' && j.step > 3 ? j : null;
-  }, 60_000, `attempt ${attempt} to be fine-tuning`, 25);
+  waitFor(
+    async () => {
+      const j = await getJob(id);
+      return j.state === 'active' && j.attempts === attempt && j.stage === 'fine-tuning' && j.step > 3 ? j : null;
+    },
+    60_000,
+    `attempt ${attempt} to be fine-tuning`,
+    25,
+  );
 
 describe('a job whose process dies', () => {
   test('killed within milliseconds of its start, the attempt is retried on its own and the job completes', async () => {
@@ -73,7 +85,10 @@ describe('a job whose process dies', () => {
     const done = await finished(id);
     assert.equal(done.state, 'completed', JSON.stringify(done.error));
     assert.equal(done.attempts, 2);
-    assert.deepEqual(done.attemptLog.map((a: { outcome: string }) => a.outcome), ['crashed', 'completed']);
+    assert.deepEqual(
+      done.attemptLog.map((a: { outcome: string }) => a.outcome),
+      ['crashed', 'completed'],
+    );
     assert.match(done.attemptLog[0].detail, /SIGKILL/);
     assert.equal(done.attemptLog[0].workerId, worker.id);
     assert.ok(done.attemptLog.every((a: { startedAt: string; endedAt: string }) => a.startedAt <= a.endedAt));
@@ -90,7 +105,10 @@ describe('a job whose process dies', () => {
     const failed = await finished(id);
     assert.equal(failed.state, 'failed');
     assert.match(failed.error.detail, /killed by SIGKILL.*attempt 2 of 2/);
-    assert.deepEqual(failed.attemptLog.map((a: { outcome: string }) => a.outcome), ['crashed', 'crashed']);
+    assert.deepEqual(
+      failed.attemptLog.map((a: { outcome: string }) => a.outcome),
+      ['crashed', 'crashed'],
+    );
     // Not wedged: the next job runs.
     const next = await finished(await createJob(smallData, 1));
     assert.equal(next.state, 'completed', JSON.stringify(next.error));
@@ -101,18 +119,29 @@ describe('a job whose process dies', () => {
     const plain = await finished(await createJob(bigData, 4));
     assert.equal(plain.state, 'completed', JSON.stringify(plain.error));
     const id = await createJob(bigData, 4);
-    await waitFor(async () => {
-      const j = await getJob(id);
-      return j.state === 'active' && j.epoch === 4 && j.step > 5 ? j : null;
-    }, 60_000, 'the last epoch', 25);
+    await waitFor(
+      async () => {
+        const j = await getJob(id);
+        return j.state === 'active' && j.epoch === 4 && j.step > 5 ? j : null;
+      },
+      60_000,
+      'the last epoch',
+      25,
+    );
     const [child] = await jobChildren();
     process.kill(child, 'SIGKILL');
     const resumed = await finished(id);
     assert.equal(resumed.state, 'completed', JSON.stringify(resumed.error));
-    assert.deepEqual(resumed.attemptLog.map((a: { outcome: string }) => a.outcome), ['crashed', 'completed']);
+    assert.deepEqual(
+      resumed.attemptLog.map((a: { outcome: string }) => a.outcome),
+      ['crashed', 'completed'],
+    );
     assert.equal(resumed.attemptLog[1].resumedFromEpoch, 3);
     // Epochs 1-3 come from the checkpoint, the same as the uninterrupted run's; so do the weights.
-    assert.deepEqual(resumed.report.fineTune.epochs.map((e: { loss: number }) => e.loss), plain.report.fineTune.epochs.map((e: { loss: number }) => e.loss));
+    assert.deepEqual(
+      resumed.report.fineTune.epochs.map((e: { loss: number }) => e.loss),
+      plain.report.fineTune.epochs.map((e: { loss: number }) => e.loss),
+    );
     assert.deepEqual(resumed.report.prunedNeurons, plain.report.prunedNeurons);
     const weights = async (job: { artifacts: { name: string; href: string }[] }) => {
       const res = await app.inject(job.artifacts.find((a) => a.name === 'weights.bin')!.href);
@@ -123,8 +152,13 @@ describe('a job whose process dies', () => {
     const maxDiff = w1.reduce((m, v, i) => Math.max(m, Math.abs(v - w2[i])), 0);
     assert.ok(maxDiff < 1e-5, `fine-tuned weights differ by up to ${maxDiff}`);
     const seconds = (a: { startedAt: string; endedAt: string }) => (Date.parse(a.endedAt) - Date.parse(a.startedAt)) / 1000;
-    console.log(`# resume: uninterrupted run ${seconds(plain.attemptLog[0]).toFixed(2)} s, resumed attempt ${seconds(resumed.attemptLog[1]).toFixed(2)} s`);
-    assert.deepEqual((await readdir(join(env.dataDir, 'tmp'))).filter((n) => n.startsWith('ckpt-') || n.startsWith('job-')), []);
+    console.log(
+      `# resume: uninterrupted run ${seconds(plain.attemptLog[0]).toFixed(2)} s, resumed attempt ${seconds(resumed.attemptLog[1]).toFixed(2)} s`,
+    );
+    assert.deepEqual(
+      (await readdir(join(env.dataDir, 'tmp'))).filter((n) => n.startsWith('ckpt-') || n.startsWith('job-')),
+      [],
+    );
   });
 
   test('a frozen job shows as an unhealthy worker in /readyz; cancelling it still ends it', async () => {
@@ -133,10 +167,14 @@ describe('a job whose process dies', () => {
     const [child] = await jobChildren();
     process.kill(child, 'SIGSTOP');
     try {
-      const ready = await waitFor(async () => {
-        const r = (await app.inject('/readyz')).json();
-        return r.unhealthyWorkers === 1 ? r : null;
-      }, 30_000, 'the worker to show unhealthy (at its next heartbeat)');
+      const ready = await waitFor(
+        async () => {
+          const r = (await app.inject('/readyz')).json();
+          return r.unhealthyWorkers === 1 ? r : null;
+        },
+        30_000,
+        'the worker to show unhealthy (at its next heartbeat)',
+      );
       assert.equal(ready.workers[0].healthy, false);
       assert.equal(ready.workers[0].jobId, id);
     } finally {
@@ -157,11 +195,19 @@ describe('a runaway job', () => {
       const api2 = client(() => app2);
       const model = await api2.uploadModel(await writeTinyModel(join(slow.dataDir, 'fixture-model')));
       const data = await api2.uploadDataset(4000);
-      const { id } = await api2.createJob({ modelId: model, datasetId: data, pruning: { ratio: 0.5 }, fineTune: { epochs: 500, batchSize: 8 } });
+      const { id } = await api2.createJob({
+        modelId: model,
+        datasetId: data,
+        pruning: { ratio: 0.5 },
+        fineTune: { epochs: 500, batchSize: 8 },
+      });
       const done = await api2.finished(id, 60_000);
       assert.equal(done.state, 'failed');
       assert.match(done.error.detail, /JOB_TIMEOUT_MS/);
-      assert.deepEqual(done.attemptLog.map((a: { outcome: string }) => a.outcome), ['timed-out']);
+      assert.deepEqual(
+        done.attemptLog.map((a: { outcome: string }) => a.outcome),
+        ['timed-out'],
+      );
     } finally {
       await worker2.close();
       await app2.close();

@@ -43,21 +43,33 @@ after(async () => {
 });
 
 const waitFineTuning = (id: string) =>
-  waitFor(async () => {
-    const j = await getJob(id);
-    assert.ok(!FINISHED.includes(j.state), `job ended early: ${j.state}`);
-    return j.stage === 'fine-tuning' ? j : null;
-  }, 60_000, `job ${id} to be fine-tuning`, 50);
+  waitFor(
+    async () => {
+      const j = await getJob(id);
+      assert.ok(!FINISHED.includes(j.state), `job ended early: ${j.state}`);
+      return j.stage === 'fine-tuning' ? j : null;
+    },
+    60_000,
+    `job ${id} to be fine-tuning`,
+    50,
+  );
 
 // A job slow enough to be caught mid-training: 4000 samples at batch 8 is ~450 steps per epoch.
-const longJob = (datasetId: string) => ({ modelId, datasetId, pruning: { ratio: 0.5, calibrationSamples: 64 }, fineTune: { epochs: 50, batchSize: 8, learningRate: 1e-3 } });
+const longJob = (datasetId: string) => ({
+  modelId,
+  datasetId,
+  pruning: { ratio: 0.5, calibrationSamples: 64 },
+  fineTune: { epochs: 50, batchSize: 8, learningRate: 1e-3 },
+});
 
 describe('a job runs to completion', () => {
   test('upload → job → poll → completed → download model.zip → it loads and predicts', async () => {
     const datasetId = await dataset(512);
     const evalDatasetId = await dataset(128);
     const job = await createJob({
-      modelId, datasetId, evalDatasetId,
+      modelId,
+      datasetId,
+      evalDatasetId,
       pruning: { ratio: 0.5, calibrationSamples: 64 },
       fineTune: { epochs: 2, learningRate: 1e-3 },
       callbackUrl: `${receiver.base}/hook`,
@@ -66,11 +78,16 @@ describe('a job runs to completion', () => {
     assert.equal(job.state, 'queued');
     const secret = job.webhookSecret;
     const seenStates = new Set<string>();
-    const done = await waitFor(async () => {
-      const j = await getJob(job.id);
-      seenStates.add(j.state);
-      return FINISHED.includes(j.state) ? j : null;
-    }, 90_000, 'the job to finish', 25);
+    const done = await waitFor(
+      async () => {
+        const j = await getJob(job.id);
+        seenStates.add(j.state);
+        return FINISHED.includes(j.state) ? j : null;
+      },
+      90_000,
+      'the job to finish',
+      25,
+    );
     assert.equal(done.state, 'completed', JSON.stringify(done.error));
     assert.equal(done.progress, 1);
     assert.equal(done.attempts, 1);
@@ -78,7 +95,10 @@ describe('a job runs to completion', () => {
     assert.equal(done.report.ratio, 0.5);
     assert.equal(done.report.backend, env.config.backend);
     assert.equal(done.metrics.epochs.length, 2);
-    assert.deepEqual(done.artifacts.map((a: any) => a.name), ['model.json', 'weights.bin', 'model.zip', 'report.json', 'statistics.json']);
+    assert.deepEqual(
+      done.artifacts.map((a: any) => a.name),
+      ['model.json', 'weights.bin', 'model.zip', 'report.json', 'statistics.json'],
+    );
 
     // model.zip: streamed with Content-Length and the sha256 ETag the record shows.
     const zipInfo = done.artifacts.find((a: any) => a.name === 'model.zip');
@@ -100,7 +120,11 @@ describe('a job runs to completion', () => {
     const modelJson = JSON.parse(new TextDecoder().decode(members['model.json']));
     const weights = modelJson.weightsManifest[0];
     const pruned = await tf.loadLayersModel(
-      tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: weights.weights, weightData: members[weights.paths[0]].slice().buffer }),
+      tf.io.fromMemory({
+        modelTopology: modelJson.modelTopology,
+        weightSpecs: weights.weights,
+        weightData: members[weights.paths[0]].slice().buffer,
+      }),
     );
     assert.equal((pruned.getLayer('fc1') as tf.layers.Layer & { units: number }).units, 8, 'half of 16 hidden units pruned');
     const y = pruned.predict(tf.ones([2, 8])) as tf.Tensor;
@@ -129,7 +153,13 @@ describe('a job runs to completion', () => {
     for (const h of hooks) assert.ok(verifySignature(secret, String(h.headers['lopper-signature']), h.body));
     const events = hooks.map((h) => JSON.parse(h.body));
     assert.deepEqual(events.map((e) => e.type).sort(), ['job.completed', 'job.epoch', 'job.epoch']);
-    assert.deepEqual(events.filter((e) => e.type === 'job.epoch').map((e) => e.data.metrics.epochs.length).sort(), [1, 2]);
+    assert.deepEqual(
+      events
+        .filter((e) => e.type === 'job.epoch')
+        .map((e) => e.data.metrics.epochs.length)
+        .sort(),
+      [1, 2],
+    );
     assert.deepEqual(events.find((e) => e.type === 'job.completed').data, done);
 
     assert.ok(seenStates.has('active') || seenStates.has('queued'));

@@ -88,7 +88,11 @@ describe('rate limits', () => {
       assert.equal(res.headers.get('ratelimit-limit'), String(RATE));
       seen.push(Number(res.headers.get('ratelimit-remaining')));
     }
-    assert.deepEqual(seen, Array.from({ length: RATE }, (_, i) => RATE - 1 - i), 'remaining counts down across processes');
+    assert.deepEqual(
+      seen,
+      Array.from({ length: RATE }, (_, i) => RATE - 1 - i),
+      'remaining counts down across processes',
+    );
     for (const api of [0, 1]) {
       const res = await call(api, '/v1/models', { key });
       assert.equal(res.status, 429);

@@ -38,7 +38,10 @@ after(async () => {
 });
 
 function startWorkerProcess(): ChildProcess {
-  const child = spawn(process.execPath, [SERVICE, 'worker'], { env: { ...process.env, ...env.env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [SERVICE, 'worker'], {
+    env: { ...process.env, ...env.env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   spawned.push(child);
   return child;
 }
@@ -65,16 +68,26 @@ async function childrenOf(pid: number): Promise<number[]> {
 }
 
 const fineTuningOn = (id: string, attempt: number) =>
-  waitFor(async () => {
-    const j = await getJob(id);
-    assert.ok(!['completed', 'failed', 'cancelled'].includes(j.state), `job ended early: ${j.state} ${JSON.stringify(j.error)}`);
-    return j.state === 'active' && j.attempts === attempt && j.stage === 'fine-tuning' && j.step > 5 ? j : null;
-  }, 60_000, `attempt ${attempt} of job ${id} to be fine-tuning`, 50);
+  waitFor(
+    async () => {
+      const j = await getJob(id);
+      assert.ok(!['completed', 'failed', 'cancelled'].includes(j.state), `job ended early: ${j.state} ${JSON.stringify(j.error)}`);
+      return j.state === 'active' && j.attempts === attempt && j.stage === 'fine-tuning' && j.step > 5 ? j : null;
+    },
+    60_000,
+    `attempt ${attempt} of job ${id} to be fine-tuning`,
+    50,
+  );
 
 test('SIGTERM releases the job, SIGKILL leaves it to the stall check, and another worker completes it', async () => {
   const modelId = await api.uploadModel(await writeTinyModel(join(env.dataDir, 'fixture-model')));
   const datasetId = await api.uploadDataset(4000);
-  const { id } = await api.createJob({ modelId, datasetId, pruning: { ratio: 0.5, calibrationSamples: 64 }, fineTune: { epochs: 8, batchSize: 8, learningRate: 1e-3 } });
+  const { id } = await api.createJob({
+    modelId,
+    datasetId,
+    pruning: { ratio: 0.5, calibrationSamples: 64 },
+    fineTune: { epochs: 8, batchSize: 8, learningRate: 1e-3 },
+  });
 
   // 1. Graceful shutdown: the job goes back to the queue, the worker exits cleanly.
   const a = startWorkerProcess();

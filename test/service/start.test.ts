@@ -33,7 +33,15 @@ test('SIGTERM to `npm start` stops the service and the redis-server it started',
   const [port, redisPort] = [await freePort(), await freePort()];
   const npm = spawn('npm', ['start', '--silent'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, REDIS_URL: `redis://127.0.0.1:${redisPort}`, LOPPER_BACKEND: 'wasm', LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      LOPPER_BACKEND: 'wasm',
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
@@ -41,8 +49,14 @@ test('SIGTERM to `npm start` stops the service and the redis-server it started',
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.ok, 60_000, 'the service to be ready');
     const tree = await descendants(npm.pid!);
     const commands = await Promise.all(tree.map((p) => readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')));
-    assert.ok(commands.some((c) => c.includes('dist/src/service.js')), 'the service runs under npm');
-    assert.ok(commands.some((c) => c.startsWith('redis-server')), 'with the redis-server it started');
+    assert.ok(
+      commands.some((c) => c.includes('dist/src/service.js')),
+      'the service runs under npm',
+    );
+    assert.ok(
+      commands.some((c) => c.startsWith('redis-server')),
+      'with the redis-server it started',
+    );
     npm.kill('SIGTERM');
     await exited;
     await waitFor(async () => !(await Promise.all(tree.map(alive))).some(Boolean), 30_000, 'every process of the tree to exit');

@@ -60,10 +60,15 @@ async function setup(): Promise<Setup> {
   await redis.client.set(keys.record('model', 'm1'), '{}');
   await redis.client.set(keys.record('dataset', 'd1'), '{}');
   await redis.client.set(keys.record('dataset', 'd2'), '{}');
-  const request = (over: Partial<JobRequest> = {}) => jobRequestSchema.parse({ modelId: 'm1', datasetId: 'd1', pruning: { ratio: 0.5 }, ...over });
+  const request = (over: Partial<JobRequest> = {}) =>
+    jobRequestSchema.parse({ modelId: 'm1', datasetId: 'd1', pruning: { ratio: 0.5 }, ...over });
   const ids = async (key: string) => (await redis.client.zrange(key, 0, -1)).map((m) => m.slice(m.indexOf(':') + 1)).sort();
   return {
-    prefix, keys, store, finished, request,
+    prefix,
+    keys,
+    store,
+    finished,
+    request,
     add: async (id, opts = {}) => {
       const rec = JobStore.newRecord(id, opts.tenant ?? 't1', request(opts.request), new Date(BASE + (opts.second ?? 0) * 1000));
       assert.equal(await store.create(rec, 100), 'ok');
@@ -79,7 +84,13 @@ async function setup(): Promise<Setup> {
 }
 
 const only = (state: JobState, ids: string[]) => ({
-  all: ids, queued: [], active: [], completed: [], failed: [], cancelled: [], [state]: ids,
+  all: ids,
+  queued: [],
+  active: [],
+  completed: [],
+  failed: [],
+  cancelled: [],
+  [state]: ids,
 });
 
 describe('JobStore.create', () => {
@@ -118,7 +129,8 @@ describe('JobStore.create', () => {
 
   test('the jobs quota counts the queued and active jobs of the tenant, not finished ones or other tenants', async () => {
     const s = await setup();
-    const create = (id: string, tenant: string, max: number) => s.store.create(JobStore.newRecord(id, tenant, s.request(), new Date(BASE)), max);
+    const create = (id: string, tenant: string, max: number) =>
+      s.store.create(JobStore.newRecord(id, tenant, s.request(), new Date(BASE)), max);
     assert.equal(await create('j0', 't1', 0), 'quota');
     assert.equal(await create('j1', 't1', 2), 'ok');
     assert.equal(await create('j2', 't1', 2), 'ok');
@@ -147,12 +159,20 @@ describe('JobStore.transition', () => {
 
         // Refused: every state but the current one.
         const others = JOB_STATES.filter((x) => x !== cur);
-        assert.deepEqual(await s.store.transition(id, { from: others, to: next, set: { progress: 0.5 } }), { applied: false, state: cur }, `${cur} → ${next} from ${others}`);
+        assert.deepEqual(
+          await s.store.transition(id, { from: others, to: next, set: { progress: 0.5 } }),
+          { applied: false, state: cur },
+          `${cur} → ${next} from ${others}`,
+        );
         const unchanged = await s.store.get(id);
         assert.equal(unchanged?.state, cur);
         assert.equal(unchanged?.progress, 0, 'a refused transition writes no field');
 
-        assert.deepEqual(await s.store.transition(id, { from: [cur], to: next, set: { progress: 0.5 } }), { applied: true, state: next }, `${cur} → ${next}`);
+        assert.deepEqual(
+          await s.store.transition(id, { from: [cur], to: next, set: { progress: 0.5 } }),
+          { applied: true, state: next },
+          `${cur} → ${next}`,
+        );
         const rec = await s.store.get(id);
         assert.equal(rec?.state, next);
         assert.equal(rec?.progress, 0.5);
@@ -163,8 +183,16 @@ describe('JobStore.transition', () => {
         // not take them again; no caller does that, every `from` list is queued and/or active.)
         if (!FINISHED_STATES.includes(cur)) {
           const users = FINISHED_STATES.includes(next) ? [] : [id];
-          assert.deepEqual((await s.users('model', 'm1')).filter((u) => u === id), users, `${cur} → ${next}: model users`);
-          assert.deepEqual((await s.users('dataset', 'd1')).filter((u) => u === id), users, `${cur} → ${next}: dataset users`);
+          assert.deepEqual(
+            (await s.users('model', 'm1')).filter((u) => u === id),
+            users,
+            `${cur} → ${next}: model users`,
+          );
+          assert.deepEqual(
+            (await s.users('dataset', 'd1')).filter((u) => u === id),
+            users,
+            `${cur} → ${next}: dataset users`,
+          );
         }
         assert.equal(await s.store.isLive(id), !FINISHED_STATES.includes(next));
       }
@@ -175,14 +203,20 @@ describe('JobStore.transition', () => {
   test('without `to` it writes the fields and keeps the state; to the current state moves and announces nothing', async () => {
     const s = await setup();
     await s.add('j1');
-    assert.deepEqual(await s.store.transition('j1', { from: ['queued', 'active'], set: { cancelRequested: true, stage: 'loading' } }), { applied: true, state: 'queued' });
+    assert.deepEqual(await s.store.transition('j1', { from: ['queued', 'active'], set: { cancelRequested: true, stage: 'loading' } }), {
+      applied: true,
+      state: 'queued',
+    });
     const rec = await s.store.get('j1');
     assert.equal(rec?.cancelRequested, true);
     assert.equal(rec?.stage, 'loading');
     assert.equal(rec?.state, 'queued');
     await s.store.transition('j1', { from: ['queued'], to: 'completed' });
     assert.equal(s.finished.length, 1);
-    assert.deepEqual(await s.store.transition('j1', { from: ['completed'], to: 'completed', set: { progress: 1 } }), { applied: true, state: 'completed' });
+    assert.deepEqual(await s.store.transition('j1', { from: ['completed'], to: 'completed', set: { progress: 1 } }), {
+      applied: true,
+      state: 'completed',
+    });
     assert.equal((await s.store.get('j1'))?.progress, 1);
     assert.equal(s.finished.length, 1, 'no second announcement');
     assert.deepEqual(await s.indexes('t1'), only('completed', ['j1']));
@@ -191,7 +225,10 @@ describe('JobStore.transition', () => {
   test('a missing job: refused with state null, nothing created', async () => {
     const s = await setup();
     const before = await allKeys(s.prefix);
-    assert.deepEqual(await s.store.transition('nope', { from: JOB_STATES, to: 'active', set: { progress: 1 } }), { applied: false, state: null });
+    assert.deepEqual(await s.store.transition('nope', { from: JOB_STATES, to: 'active', set: { progress: 1 } }), {
+      applied: false,
+      state: null,
+    });
     assert.deepEqual(await allKeys(s.prefix), before);
     assert.equal(s.finished.length, 0);
   });
@@ -214,7 +251,11 @@ describe('JobStore.transition', () => {
       assert.equal(rec?.state, won.to);
       assert.equal(rec?.attempts, won.i, "only the winner's fields were written");
       const idx = await s.indexes('t1');
-      assert.deepEqual(JOB_STATES.filter((st) => idx[st].includes(id)), [won.to], 'in exactly one state index');
+      assert.deepEqual(
+        JOB_STATES.filter((st) => idx[st].includes(id)),
+        [won.to],
+        'in exactly one state index',
+      );
     }
     const cancelled = (await s.indexes('t1')).cancelled;
     assert.deepEqual(s.finished.map((r) => r.id).sort(), cancelled, 'each cancelled winner announced once, no active one');
@@ -227,14 +268,25 @@ describe('JobStore onFinished', () => {
     for (const id of ['a', 'b', 'c']) await s.add(id);
     await s.store.transition('a', { from: ['queued'], to: 'active', set: { attempts: 1 } });
     assert.equal(s.finished.length, 0, 'active is not finished');
-    await s.store.transition('a', { from: ['active'], to: 'completed', set: { progress: 1, artifacts: [{ name: 'model.zip', bytes: 3, sha256: 'abc' }] } });
+    await s.store.transition('a', {
+      from: ['active'],
+      to: 'completed',
+      set: { progress: 1, artifacts: [{ name: 'model.zip', bytes: 3, sha256: 'abc' }] },
+    });
     await s.store.transition('b', { from: ['queued', 'active'], to: 'cancelled' });
     const error = { type: 'about:blank', title: 'Bad data', status: 422, detail: 'x' };
     await s.store.transition('c', { from: ['queued', 'active'], to: 'failed', set: { error } });
     // Refused: already finished.
     await s.store.transition('a', { from: ['queued', 'active'], to: 'cancelled' });
     await s.store.transition('c', { from: ['active'], to: 'failed' });
-    assert.deepEqual(s.finished.map((r) => [r.id, r.state]), [['a', 'completed'], ['b', 'cancelled'], ['c', 'failed']]);
+    assert.deepEqual(
+      s.finished.map((r) => [r.id, r.state]),
+      [
+        ['a', 'completed'],
+        ['b', 'cancelled'],
+        ['c', 'failed'],
+      ],
+    );
     assert.deepEqual(s.finished[0], await s.store.get('a'));
     assert.equal(s.finished[0].attempts, 1);
     assert.deepEqual(s.finished[0].artifacts, [{ name: 'model.zip', bytes: 3, sha256: 'abc' }]);
@@ -316,7 +368,13 @@ describe('references held by jobs', () => {
     const createdAt = new Date(BASE).toISOString();
     const models = new Catalog<ModelRecord>(redis.client, s.keys, 'model');
     const datasets = new Catalog<DatasetRecord>(redis.client, s.keys, 'dataset');
-    const model = { id: 'm2', tenant: 't1', name: 'm', createdAt, files: [{ name: 'model.json', bytes: 10, sha256: 'a' }] } as unknown as ModelRecord;
+    const model = {
+      id: 'm2',
+      tenant: 't1',
+      name: 'm',
+      createdAt,
+      files: [{ name: 'model.json', bytes: 10, sha256: 'a' }],
+    } as unknown as ModelRecord;
     const evalData = { id: 'd3', tenant: 't1', name: 'e', createdAt, bytes: 20, sha256: 'b' } as unknown as DatasetRecord;
     assert.equal(await models.create(model, quota), 'ok');
     assert.equal(await datasets.create(evalData, quota), 'ok');
@@ -330,7 +388,8 @@ describe('references held by jobs', () => {
     assert.equal(await models.remove(model), 'deleted');
     assert.equal(await datasets.remove(evalData), 'deleted');
 
-    const late = (id: string, over: Partial<JobRequest>) => s.store.create(JobStore.newRecord(id, 't1', s.request(over), new Date(BASE)), 10);
+    const late = (id: string, over: Partial<JobRequest>) =>
+      s.store.create(JobStore.newRecord(id, 't1', s.request(over), new Date(BASE)), 10);
     assert.equal(await late('j2', { modelId: 'm2' }), 'modelId');
     assert.equal(await late('j3', { evalDatasetId: 'd3' }), 'evalDatasetId');
     assert.equal(await s.store.get('j2'), null);

@@ -30,16 +30,22 @@ export function client(app: () => Injector, headers: Record<string, string> = {}
   const getJob = async (id: string) => (await app().inject({ url: `/v1/jobs/${id}`, headers })).json();
   /** Polls job `id` until its state is one of `states`; the record then. */
   const waitState = (id: string, states: string[], timeoutMs = 120_000, everyMs = 50) =>
-    waitFor(async () => {
-      const j = await getJob(id);
-      return states.includes(j.state) ? j : null;
-    }, timeoutMs, `job ${id} to reach ${states.join('|')}`, everyMs);
+    waitFor(
+      async () => {
+        const j = await getJob(id);
+        return states.includes(j.state) ? j : null;
+      },
+      timeoutMs,
+      `job ${id} to reach ${states.join('|')}`,
+      everyMs,
+    );
   return {
     send,
     upload,
     uploadModel: (files: { modelJson: Uint8Array; weights: Uint8Array }) => upload('/v1/models', modelParts(files)),
     /** A dataset of `n` samples (datasetNpz) uploaded as `name`. */
-    uploadDataset: (n: number, dim = 8, name = `d${n}.npz`) => upload('/v1/datasets', [{ field: 'file', filename: name, content: datasetNpz(n, dim) }]),
+    uploadDataset: (n: number, dim = 8, name = `d${n}.npz`) =>
+      upload('/v1/datasets', [{ field: 'file', filename: name, content: datasetNpz(n, dim) }]),
     /** POST /v1/jobs that must answer 202; the job record. */
     createJob: async (body: object) => {
       const res = await app().inject({ method: 'POST', url: '/v1/jobs', payload: body, headers });

@@ -11,7 +11,13 @@ export async function writeTinyModel(dir: string, opts: { inputDim?: number; hid
   if (tf.getBackend() !== 'cpu') await tf.setBackend('cpu');
   const model = tf.sequential({
     layers: [
-      tf.layers.dense({ inputShape: [inputDim], units: hidden, activation: 'relu', name: 'fc1', kernelInitializer: tf.initializers.glorotUniform({ seed }) }),
+      tf.layers.dense({
+        inputShape: [inputDim],
+        units: hidden,
+        activation: 'relu',
+        name: 'fc1',
+        kernelInitializer: tf.initializers.glorotUniform({ seed }),
+      }),
       tf.layers.dense({ units: classes, name: 'fc2', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }),
     ],
   });

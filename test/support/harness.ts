@@ -28,11 +28,9 @@ export interface TestRedis {
 
 export async function startRedis(): Promise<TestRedis> {
   const port = await freePort();
-  const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
   const url = `redis://127.0.0.1:${port}`;
   const client = new Redis(url, { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 3 });
   client.on('error', () => undefined);
@@ -77,7 +75,14 @@ export async function testEnv(env: Record<string, string> = {}): Promise<TestEnv
   // tests through the GPU worker path on a machine with one.
   const backend = process.env.LOPPER_TEST_BACKEND || 'wasm';
   // Tests send hundreds of requests from one address in seconds; limits.test.ts sets its own budget.
-  const full = { REDIS_URL: redis.url, DATA_DIR: dataDir, LOG_LEVEL: 'warn', LOPPER_BACKEND: backend, RATE_LIMIT_MAX: '1000000000', ...env };
+  const full = {
+    REDIS_URL: redis.url,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    LOPPER_BACKEND: backend,
+    RATE_LIMIT_MAX: '1000000000',
+    ...env,
+  };
   return {
     redis,
     dataDir,
@@ -91,7 +96,12 @@ export async function testEnv(env: Record<string, string> = {}): Promise<TestEnv
 }
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor<T>(fn: () => Promise<T | null | undefined | false>, timeoutMs: number, what: string, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs: number,
+  what: string,
+  everyMs = 100,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -6,11 +6,22 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { converterFiles } from './converter-layout.js';
 
-const init = (className: string, config: Record<string, unknown> = {}) => ({ module: 'keras.initializers', class_name: className, config, registered_name: null });
+const init = (className: string, config: Record<string, unknown> = {}) => ({
+  module: 'keras.initializers',
+  class_name: className,
+  config,
+  registered_name: null,
+});
 const GLOROT = init('GlorotUniform', { seed: null });
 const ZEROS = init('Zeros');
 const ONES = init('Ones');
-const NO_REG = { kernel_regularizer: null, bias_regularizer: null, activity_regularizer: null, kernel_constraint: null, bias_constraint: null };
+const NO_REG = {
+  kernel_regularizer: null,
+  bias_regularizer: null,
+  activity_regularizer: null,
+  kernel_constraint: null,
+  bias_constraint: null,
+};
 
 type Ref = [string, number, number];
 export interface Weight {
@@ -39,8 +50,20 @@ export class KerasModelJson {
   private seed = 11;
   private inputs: Ref[] = [];
 
-  private add(className: string, name: string, config: Record<string, unknown>, inbound: unknown[][] | null, extra: Record<string, unknown> = {}): string {
-    this.layers.push({ ...extra, class_name: className, config: { name, trainable: true, dtype: 'float32', ...config }, name, inbound_nodes: inbound ?? [] });
+  private add(
+    className: string,
+    name: string,
+    config: Record<string, unknown>,
+    inbound: unknown[][] | null,
+    extra: Record<string, unknown> = {},
+  ): string {
+    this.layers.push({
+      ...extra,
+      class_name: className,
+      config: { name, trainable: true, dtype: 'float32', ...config },
+      name,
+      inbound_nodes: inbound ?? [],
+    });
     return name;
   }
 
@@ -62,16 +85,36 @@ export class KerasModelJson {
   dense(name: string, input: string, units: number, inDim: number, activation = 'linear', scale = 0.4): string {
     this.weight(`${name}/kernel`, [inDim, units], scale);
     this.weight(`${name}/bias`, [units], 0.1);
-    return this.add('Dense', name, { units, activation, use_bias: true, kernel_initializer: GLOROT, bias_initializer: ZEROS, ...NO_REG }, this.node([input]));
+    return this.add(
+      'Dense',
+      name,
+      { units, activation, use_bias: true, kernel_initializer: GLOROT, bias_initializer: ZEROS, ...NO_REG },
+      this.node([input]),
+    );
   }
 
   conv2d(name: string, input: string, filters: number, inChannels: number, kernel: number, stride: number, activation = 'linear'): string {
     this.weight(`${name}/kernel`, [kernel, kernel, inChannels, filters], 0.4);
     this.weight(`${name}/bias`, [filters], 0.1);
-    return this.add('Conv2D', name, {
-      filters, kernel_size: [kernel, kernel], strides: [stride, stride], padding: 'valid', data_format: 'channels_last',
-      dilation_rate: [1, 1], groups: 1, activation, use_bias: true, kernel_initializer: GLOROT, bias_initializer: ZEROS, ...NO_REG,
-    }, this.node([input]));
+    return this.add(
+      'Conv2D',
+      name,
+      {
+        filters,
+        kernel_size: [kernel, kernel],
+        strides: [stride, stride],
+        padding: 'valid',
+        data_format: 'channels_last',
+        dilation_rate: [1, 1],
+        groups: 1,
+        activation,
+        use_bias: true,
+        kernel_initializer: GLOROT,
+        bias_initializer: ZEROS,
+        ...NO_REG,
+      },
+      this.node([input]),
+    );
   }
 
   reshape(name: string, input: string, target: number[]): string {
@@ -81,10 +124,23 @@ export class KerasModelJson {
   layerNorm(name: string, input: string, dim: number, axis: number): string {
     this.weight(`${name}/gamma`, [dim], 0.2, 1);
     this.weight(`${name}/beta`, [dim], 0.1);
-    return this.add('LayerNormalization', name, {
-      axis: [axis], epsilon: 1e-6, center: true, scale: true, beta_initializer: ZEROS, gamma_initializer: ONES,
-      beta_regularizer: null, gamma_regularizer: null, beta_constraint: null, gamma_constraint: null,
-    }, this.node([input]));
+    return this.add(
+      'LayerNormalization',
+      name,
+      {
+        axis: [axis],
+        epsilon: 1e-6,
+        center: true,
+        scale: true,
+        beta_initializer: ZEROS,
+        gamma_initializer: ONES,
+        beta_regularizer: null,
+        gamma_regularizer: null,
+        beta_constraint: null,
+        gamma_constraint: null,
+      },
+      this.node([input]),
+    );
   }
 
   dropout(name: string, input: string, rate: number): string {
@@ -103,7 +159,8 @@ export class KerasModelJson {
   positionEmbedding(name: string, input: string, sequenceLength: number, dim: number): string {
     this.weight(`${name}/embeddings`, [sequenceLength, dim], 0.5);
     return this.add('PositionEmbedding', name, { sequence_length: sequenceLength, initializer: GLOROT }, this.node([input]), {
-      module: 'keras_nlp.src.layers.modeling.position_embedding', registered_name: 'keras_nlp>PositionEmbedding',
+      module: 'keras_nlp.src.layers.modeling.position_embedding',
+      registered_name: 'keras_nlp>PositionEmbedding',
     });
   }
 
@@ -123,10 +180,28 @@ export class KerasModelJson {
    * Keras MultiHeadAttention called as layer(query, value[, key]): the converter writes one inbound
    * node for the query and the other tensors as kwargs references.
    */
-  mha(name: string, query: string, opts: { heads: number; keyDim: number; valueDim?: number; dim: number; tokens: number; value?: string; key?: string; attentionAxes?: number[] | null; dropout?: number }): string {
+  mha(
+    name: string,
+    query: string,
+    opts: {
+      heads: number;
+      keyDim: number;
+      valueDim?: number;
+      dim: number;
+      tokens: number;
+      value?: string;
+      key?: string;
+      attentionAxes?: number[] | null;
+      dropout?: number;
+    },
+  ): string {
     const { heads, keyDim, dim, tokens } = opts;
     const valueDim = opts.valueDim ?? keyDim;
-    for (const [sub, per] of [['query', keyDim], ['key', keyDim], ['value', valueDim]] as const) {
+    for (const [sub, per] of [
+      ['query', keyDim],
+      ['key', keyDim],
+      ['value', valueDim],
+    ] as const) {
       this.weight(`${name}/${sub}/kernel`, [dim, heads, per], 0.5);
       this.weight(`${name}/${sub}/bias`, [heads, per], 0.1);
     }
@@ -135,11 +210,26 @@ export class KerasModelJson {
     const kwargs: Record<string, unknown> = { value: [opts.value ?? query, 0, 0] };
     if (opts.key) kwargs.key = [opts.key, 0, 0];
     const shape = [null, tokens, dim];
-    return this.add('MultiHeadAttention', name, {
-      num_heads: heads, key_dim: keyDim, value_dim: valueDim, dropout: opts.dropout ?? 0.0, use_bias: true, output_shape: null,
-      attention_axes: opts.attentionAxes ?? null, kernel_initializer: GLOROT, bias_initializer: ZEROS, ...NO_REG,
-      query_shape: shape, key_shape: shape, value_shape: shape,
-    }, this.node([query], kwargs));
+    return this.add(
+      'MultiHeadAttention',
+      name,
+      {
+        num_heads: heads,
+        key_dim: keyDim,
+        value_dim: valueDim,
+        dropout: opts.dropout ?? 0.0,
+        use_bias: true,
+        output_shape: null,
+        attention_axes: opts.attentionAxes ?? null,
+        kernel_initializer: GLOROT,
+        bias_initializer: ZEROS,
+        ...NO_REG,
+        query_shape: shape,
+        key_shape: shape,
+        value_shape: shape,
+      },
+      this.node([query], kwargs),
+    );
   }
 
   /** Adds an arbitrary layer entry (e.g. a class tfjs does not know). */

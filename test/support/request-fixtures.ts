@@ -6,7 +6,7 @@ import { encodeNpz } from '../../src/io/npz-write.js';
 /** A labelled dataset of n samples of `dim` features and `classes` classes (seeded, learnable). */
 export function datasetNpz(n: number, dim = 8, classes = 3, seed = 7): Uint8Array {
   let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rand = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   const x = new Float32Array(n * dim);
   const y = new Int32Array(n);
   for (let i = 0; i < n; i++) {

@@ -103,10 +103,19 @@ test('AdamW: without decay it is tfjs Adam', () => {
   const [w2, b2] = mk();
   const ours = new AdamW({ learningRate: 0.05, weightDecay: 0, epsilon: 1e-7 });
   const adam = tf.train.adam(0.05, 0.9, 0.999, 1e-7);
-  for (const [gw, gb] of [[GW1, GB1], [GW2, GB2], [GW1, GB2]]) {
+  for (const [gw, gb] of [
+    [GW1, GB1],
+    [GW2, GB2],
+    [GW1, GB2],
+  ]) {
     tf.tidy(() => ours.applyGradients({ [w1.name]: tf.tensor2d(gw, [2, 2]), [b1.name]: tf.tensor1d(gb) }));
     // The array form (what minimize() passes with a varList); tfjs types the map form as variables.
-    tf.tidy(() => adam.applyGradients([{ name: w2.name, tensor: tf.tensor2d(gw, [2, 2]) }, { name: b2.name, tensor: tf.tensor1d(gb) }]));
+    tf.tidy(() =>
+      adam.applyGradients([
+        { name: w2.name, tensor: tf.tensor2d(gw, [2, 2]) },
+        { name: b2.name, tensor: tf.tensor1d(gb) },
+      ]),
+    );
   }
   close(w1.dataSync(), Array.from(w2.dataSync()));
   close(b1.dataSync(), Array.from(b2.dataSync()));
@@ -123,7 +132,10 @@ test('AdamW: a step runs the same kernels for 4 weights as for 20 (reshapes asid
       const grads = tf.tidy(() => Object.fromEntries(vars.map((v) => [v.name, tf.onesLike(v)])));
       const p = await tf.profile(() => tf.tidy(() => opt.applyGradients(grads)));
       tf.dispose(Object.values(grads));
-      return p.kernels.filter((k) => k.name !== 'Reshape').map((k) => k.name).sort();
+      return p.kernels
+        .filter((k) => k.name !== 'Reshape')
+        .map((k) => k.name)
+        .sort();
     };
     await step(); // the first step builds the state
     const kernels = await step();
@@ -152,7 +164,7 @@ test('AdamW: when the set of weights changes, moments carry over by name and new
   // b1's first gradient comes at the optimizer's step 2, and the bias corrections use the
   // optimizer's step count (one count for all weights, as in tfjs Adam): m = 0.1g, v = 0.001g²,
   // m̂ = m/(1 − 0.9²), v̂ = v/(1 − 0.999²), move = lr·m̂/√v̂ (no decay: rank 1).
-  const move = (g: number) => 0.1 * ((0.1 * g) / 0.19) / Math.sqrt((0.001 * g * g) / 0.001999);
+  const move = (g: number) => (0.1 * ((0.1 * g) / 0.19)) / Math.sqrt((0.001 * g * g) / 0.001999);
   close(b1.dataSync(), [B0[0] - move(GB1[0]), B0[1] - move(GB1[1])], 1e-5);
   a.dispose();
   b.dispose();

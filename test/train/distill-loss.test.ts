@@ -14,10 +14,16 @@ const lossOf = (...args: Parameters<typeof distillationLoss>) => tf.tidy(() => d
 
 // Row 1: student logits [0, ln 3] → p = [1/4, 3/4]; teacher [0, 0] → q = [1/2, 1/2]; label 1.
 // Row 2: student [0, 0], teacher [0, 0]; label 0.
-const S = [[0, Math.log(3)], [0, 0]];
-const T = [[0, 0], [0, 0]];
+const S = [
+  [0, Math.log(3)],
+  [0, 0],
+];
+const T = [
+  [0, 0],
+  [0, 0],
+];
 // KL(q‖p) row 1 = ½·ln(½ / ¼) + ½·ln(½ / ¾) = ½·ln(4/3) = 0.1438410; row 2 = 0. Mean 0.0719205.
-const KL = 0.5 * Math.log(4 / 3) / 2;
+const KL = (0.5 * Math.log(4 / 3)) / 2;
 // CE row 1 = −ln ¾ = 0.2876821; row 2 = −ln ½ = 0.6931472. Mean 0.4904146.
 const CE = (-Math.log(0.75) - Math.log(0.5)) / 2;
 
@@ -34,7 +40,10 @@ test('distillationLoss: matches the hand computation', () => {
 });
 
 test('distillationLoss: KD term is 0 when student equals teacher', () => {
-  const s = tf.tensor2d([[1, -2, 0.5], [3, 0, 0]]);
+  const s = tf.tensor2d([
+    [1, -2, 0.5],
+    [3, 0, 0],
+  ]);
   const y = tf.tensor1d([2, 0], 'int32');
   near(lossOf(s, s, null, { temperature: 2, distillWeight: 0.5 }), 0);
   const ceOnly = lossOf(s, s, y, { temperature: 1, distillWeight: 0 });
@@ -46,7 +55,10 @@ test('distillationLoss: T² scaling', () => {
   // softmax(T·s / T) = softmax(s), so scaling both logits by T leaves the KL unchanged and the
   // loss picks up exactly the T² factor.
   const s = tf.tensor2d(S);
-  const t = tf.tensor2d([[0.3, -0.2], [1, 0]]);
+  const t = tf.tensor2d([
+    [0.3, -0.2],
+    [1, 0],
+  ]);
   const base = lossOf(s, t, null, { temperature: 1, distillWeight: 1 });
   assert.ok(base > 0);
   const s4 = tf.mul(s, 4);

@@ -18,7 +18,13 @@ function mlp(seed: number, softmax = false, dropout = 0.1) {
   const m = tf.sequential();
   m.add(tf.layers.dense({ inputShape: [6], units: 16, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }) }));
   if (dropout > 0) m.add(tf.layers.dropout({ rate: dropout }));
-  m.add(tf.layers.dense({ units: 4, activation: softmax ? 'softmax' : undefined, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }));
+  m.add(
+    tf.layers.dense({
+      units: 4,
+      activation: softmax ? 'softmax' : undefined,
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
+    }),
+  );
   return m;
 }
 
@@ -52,26 +58,43 @@ test('fineTune: loss decreases, weights change, no tensor growth', async () => {
   const counts = new Map<number, number>();
   const progress: { epoch: number; step: number; stepsPerEpoch: number; loss: number }[] = [];
   const start = tf.memory().numTensors;
-  const { epochs } = await fineTune(student, data, teacherLogits, opts({
-    onBatch: (p) => progress.push(p),
-    evaluate: async (epoch) => {
-      counts.set(epoch, tf.memory().numTensors);
-      return epoch / 10;
-    },
-  }));
-  assert.deepEqual(epochs.map((e) => e.epoch), [1, 2, 3, 4]);
-  assert.deepEqual(epochs.map((e) => e.evalAccuracy), [0.1, 0.2, 0.3, 0.4]);
+  const { epochs } = await fineTune(
+    student,
+    data,
+    teacherLogits,
+    opts({
+      onBatch: (p) => progress.push(p),
+      evaluate: async (epoch) => {
+        counts.set(epoch, tf.memory().numTensors);
+        return epoch / 10;
+      },
+    }),
+  );
+  assert.deepEqual(
+    epochs.map((e) => e.epoch),
+    [1, 2, 3, 4],
+  );
+  assert.deepEqual(
+    epochs.map((e) => e.evalAccuracy),
+    [0.1, 0.2, 0.3, 0.4],
+  );
   assert.ok(epochs.every((e) => Number.isFinite(e.loss) && e.seconds >= 0));
   assert.ok(epochs[3].loss < epochs[0].loss * 0.9, `loss ${epochs.map((e) => e.loss)}`);
   assert.equal(counts.get(4), counts.get(2));
   assert.equal(tf.memory().numTensors, start, 'optimizer state and loss accumulator disposed');
   assert.equal(progress.length, 4 * 5);
-  assert.deepEqual(progress.slice(0, 5).map((p) => p.step), [1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    progress.slice(0, 5).map((p) => p.step),
+    [1, 2, 3, 4, 5],
+  );
   assert.ok(progress.every((p) => p.stepsPerEpoch === 5 && Number.isFinite(p.loss)));
   // The epoch-end report is the epoch's loss.
   assert.equal(progress[4].loss, epochs[0].loss);
   const w1 = weights(student);
-  assert.ok(w1.every((w, i) => w.some((v, j) => v !== w0[i][j])), 'every weight tensor changed');
+  assert.ok(
+    w1.every((w, i) => w.some((v, j) => v !== w0[i][j])),
+    'every weight tensor changed',
+  );
   student.dispose();
 });
 
@@ -79,10 +102,15 @@ test('fineTune: softmax student, unlabelled data, partial last batch', async () 
   const { data, teacherLogits } = await setup(75);
   const student = mlp(1, true);
   const steps: number[] = [];
-  const { epochs } = await fineTune(student, { ...data, y: null }, teacherLogits, opts({
-    epochs: 3,
-    onBatch: (p) => steps.push(p.stepsPerEpoch),
-  }));
+  const { epochs } = await fineTune(
+    student,
+    { ...data, y: null },
+    teacherLogits,
+    opts({
+      epochs: 3,
+      onBatch: (p) => steps.push(p.stepsPerEpoch),
+    }),
+  );
   assert.ok(steps.every((s) => s === 5)); // ceil(75 / 16): the 11-sample remainder is kept
   assert.ok(epochs[2].loss < epochs[0].loss, `loss ${epochs.map((e) => e.loss)}`);
   student.dispose();
@@ -94,13 +122,14 @@ test('fineTune: epoch loss is the sample mean, computed with Dropout active', as
   // unless Dropout is on, which changes the training-mode outputs.
   const { data, teacherLogits } = await setup(75);
   const inferenceLoss = (m: tf.LayersModel) =>
-    tf.tidy(() =>
-      distillationLoss(
-        m.predict(tf.tensor2d(data.x, [75, 6])) as tf.Tensor,
-        tf.tensor2d(teacherLogits, [75, 4]),
-        tf.tensor1d(data.y, 'int32'),
-        { temperature: 2, distillWeight: 0.5 },
-      ).arraySync() as number,
+    tf.tidy(
+      () =>
+        distillationLoss(
+          m.predict(tf.tensor2d(data.x, [75, 6])) as tf.Tensor,
+          tf.tensor2d(teacherLogits, [75, 4]),
+          tf.tensor1d(data.y, 'int32'),
+          { temperature: 2, distillWeight: 0.5 },
+        ).arraySync() as number,
     );
   for (const dropout of [0, 0.5]) {
     const student = mlp(1, false, dropout);
@@ -121,13 +150,18 @@ test('fineTune: abort stops before the next batch with CancelledError', async ()
   const controller = new AbortController();
   let batches = 0;
   await assert.rejects(
-    fineTune(student, data, teacherLogits, opts({
-      signal: controller.signal,
-      onBatch: (p) => {
-        batches++;
-        if (p.epoch === 2 && p.step === 2) controller.abort();
-      },
-    })),
+    fineTune(
+      student,
+      data,
+      teacherLogits,
+      opts({
+        signal: controller.signal,
+        onBatch: (p) => {
+          batches++;
+          if (p.epoch === 2 && p.step === 2) controller.abort();
+        },
+      }),
+    ),
     CancelledError,
   );
   assert.equal(batches, 5 + 2);
@@ -141,10 +175,7 @@ test('fineTune: an abort from a timer is seen mid-epoch', async () => {
   const student = mlp(1);
   let batches = 0;
   const signal = AbortSignal.timeout(50);
-  await assert.rejects(
-    fineTune(student, data, teacherLogits, opts({ epochs: 10_000, signal, onBatch: () => batches++ })),
-    CancelledError,
-  );
+  await assert.rejects(fineTune(student, data, teacherLogits, opts({ epochs: 10_000, signal, onBatch: () => batches++ })), CancelledError);
   assert.ok(batches > 0 && batches < 10_000 * 5);
   student.dispose();
 });
@@ -170,9 +201,6 @@ test('fineTune: per-token outputs with one label per token', async () => {
   const y = argmaxRows(teacherLogits, 4);
   const { epochs } = await fineTune(student, { x, n, sampleShape: [3, 6], y }, teacherLogits, opts({ epochs: 3, batchSize: 8 }));
   assert.ok(epochs[2].loss < epochs[0].loss, `loss ${epochs.map((e) => e.loss)}`);
-  await assert.rejects(
-    fineTune(student, { x, n, sampleShape: [3, 6], y: y.subarray(0, n) }, teacherLogits, opts()),
-    InputError,
-  );
+  await assert.rejects(fineTune(student, { x, n, sampleShape: [3, 6], y: y.subarray(0, n) }, teacherLogits, opts()), InputError);
   student.dispose();
 });

@@ -9,10 +9,13 @@ describe('findBlocks', () => {
   it('finds both blocks of a 784-512-512-10 chain (fc2 of one is fc1 of the next)', () => {
     const model = buildMlp({ inputSize: 784, hidden: [512, 512], classes: 10, dropout: 0.1 });
     const { blocks, notPrunable } = findBlocks(model);
-    assert.deepEqual(blocks.map((b) => [b.fc1, b.fc2, b.hidden, b.activation]), [
-      ['fc1', 'fc2', 512, 'relu'],
-      ['fc2', 'classifier', 512, 'relu'],
-    ]);
+    assert.deepEqual(
+      blocks.map((b) => [b.fc1, b.fc2, b.hidden, b.activation]),
+      [
+        ['fc1', 'fc2', 512, 'relu'],
+        ['fc2', 'classifier', 512, 'relu'],
+      ],
+    );
     assert.deepEqual(notPrunable, [{ layer: 'classifier', reason: 'its output is a model output' }]);
     assert.equal(countMacs(model), 784 * 512 + 512 * 512 + 512 * 10);
   });
@@ -28,7 +31,10 @@ describe('findBlocks', () => {
     const out = tf.layers.dense({ units: 3, name: 'fc2' }).apply(act) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: out });
     const { blocks, notPrunable } = findBlocks(model);
-    assert.deepEqual(blocks.map((b) => [b.fc1, b.fc2, b.activation, b.norms]), [['fc1', 'fc2', 'relu', ['bn']]]);
+    assert.deepEqual(
+      blocks.map((b) => [b.fc1, b.fc2, b.activation, b.norms]),
+      [['fc1', 'fc2', 'relu', ['bn']]],
+    );
     const tapped = notPrunable.find((n) => n.layer === 'tapped');
     assert.match(tapped!.reason, /also goes to/);
     assert.match(notPrunable.find((n) => n.layer === 'after_tap')!.reason, /add/i);

@@ -68,7 +68,10 @@ describe('collectStatistics', () => {
     const random = seededRandom(3);
     const x = Float32Array.from({ length: n * 30 }, () => random() * 4 - 2);
     const { blocks } = findBlocks(model);
-    assert.deepEqual(blocks.map((b) => [b.fc1, b.fc2]), [['fc1', 'fc2']]);
+    assert.deepEqual(
+      blocks.map((b) => [b.fc1, b.fc2]),
+      [['fc1', 'fc2']],
+    );
     const [stats] = await collectStatistics(model, blocks, { x, n, sampleShape: [5, 6] }, { batchSize: 16 });
     assert.equal(stats.count, n * 5);
     const hidden = tf.model({ inputs: input, outputs: fc1 }).predict(tf.tensor3d(x, [n, 5, 6])) as tf.Tensor;

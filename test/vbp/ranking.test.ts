@@ -7,20 +7,38 @@ describe('selectKept', () => {
 
   it('global ranking removes ceil(p·total) lowest scores across blocks', () => {
     const kept = selectKept(scores, 0.4, 'global'); // ceil(4) = 4 removed: 0.1, 0.2, 0.5, 1
-    assert.deepEqual(kept.map((k) => Array.from(k)), [[0, 2], [2, 3, 4, 5]]);
+    assert.deepEqual(
+      kept.map((k) => Array.from(k)),
+      [
+        [0, 2],
+        [2, 3, 4, 5],
+      ],
+    );
   });
 
   it('keeps at least one neuron per block', () => {
     const kept = selectKept([Float64Array.from([0, 0, 0]), Float64Array.from([5, 6])], 0.8, 'global');
-    assert.deepEqual(kept.map((k) => k.length), [1, 1]);
+    assert.deepEqual(
+      kept.map((k) => k.length),
+      [1, 1],
+    );
   });
 
   it('per-block scope applies the ratio inside each block', () => {
     const kept = selectKept(scores, 0.5, 'per-block');
-    assert.deepEqual(kept.map((k) => Array.from(k)), [[0, 2], [2, 3, 4]]);
+    assert.deepEqual(
+      kept.map((k) => Array.from(k)),
+      [
+        [0, 2],
+        [2, 3, 4],
+      ],
+    );
   });
 
   it('ratio 0 keeps everything', () => {
-    assert.deepEqual(selectKept(scores, 0, 'global').map((k) => k.length), [4, 6]);
+    assert.deepEqual(
+      selectKept(scores, 0, 'global').map((k) => k.length),
+      [4, 6],
+    );
   });
 });

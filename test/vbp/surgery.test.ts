@@ -54,7 +54,11 @@ describe('surgery', () => {
       const { blocks } = findBlocks(model);
       assert.equal(blocks.length, hidden.length);
       const stats = await collectStatistics(model, blocks, { x: train.x, n: train.n, sampleShape: [784] });
-      const kept = selectKept(stats.map((s) => s.variance), 0.5, 'global');
+      const kept = selectKept(
+        stats.map((s) => s.variance),
+        0.5,
+        'global',
+      );
       const plans = blocks.map((block, i) => ({ block, kept: kept[i], mean: stats[i].mean }));
       const pruned = await pruneModel(model, plans);
       const expected = forwardWithMeans(model, x, plans);
@@ -70,8 +74,15 @@ describe('surgery', () => {
     const model = buildMlp({ inputSize: 784, hidden: [128, 64], classes: 10, seed: 5 });
     const { blocks } = findBlocks(model);
     const stats = await collectStatistics(model, blocks, { x: train.x, n: train.n, sampleShape: [784] });
-    const kept = selectKept(stats.map((s) => s.variance), 0, 'global');
-    const pruned = await pruneModel(model, blocks.map((block, i) => ({ block, kept: kept[i], mean: stats[i].mean })));
+    const kept = selectKept(
+      stats.map((s) => s.variance),
+      0,
+      'global',
+    );
+    const pruned = await pruneModel(
+      model,
+      blocks.map((block, i) => ({ block, kept: kept[i], mean: stats[i].mean })),
+    );
     const a = (model.predict(x) as tf.Tensor).dataSync();
     const b = (pruned.predict(x) as tf.Tensor).dataSync();
     assert.deepEqual(Array.from(b), Array.from(a));

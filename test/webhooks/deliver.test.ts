@@ -13,7 +13,12 @@ describe('postEvent', () => {
   let rx: Receiver;
   const open = new TargetPolicy(['127.0.0.1/32']);
   const post = (path: string, opts: { timeoutMs?: number; policy?: TargetPolicy; base?: string } = {}) =>
-    postEvent(new URL(path, opts.base ?? rx.base), '{"a":1}', { 'Lopper-Event': 'job.completed' }, { timeoutMs: opts.timeoutMs ?? 5_000, policy: opts.policy ?? open });
+    postEvent(
+      new URL(path, opts.base ?? rx.base),
+      '{"a":1}',
+      { 'Lopper-Event': 'job.completed' },
+      { timeoutMs: opts.timeoutMs ?? 5_000, policy: opts.policy ?? open },
+    );
 
   before(async () => {
     rx = await startReceiver();
@@ -78,7 +83,10 @@ describe('postEvent', () => {
 
   test('a refused target rejects with TargetError and is never contacted', async () => {
     const before = rx.got('/ok').length;
-    await assert.rejects(post('/ok', { policy: new TargetPolicy() }), (e) => e instanceof TargetError && /127\.0\.0\.1 is a loopback/.test(e.message));
+    await assert.rejects(
+      post('/ok', { policy: new TargetPolicy() }),
+      (e) => e instanceof TargetError && /127\.0\.0\.1 is a loopback/.test(e.message),
+    );
     // By name: refused by the lookup at connect time.
     await assert.rejects(
       post('/ok', { policy: new TargetPolicy(), base: `http://localhost:${rx.port}` }),

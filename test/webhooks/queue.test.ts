@@ -32,7 +32,9 @@ function installation(env: TestEnv, config: Config) {
         const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused');
         return Object.values(counts).every((n) => n === 0);
       },
-      10_000, 'the webhook queue to drain', 20,
+      10_000,
+      'the webhook queue to drain',
+      20,
     );
   const close = async () => {
     await worker.close();
@@ -54,7 +56,12 @@ describe('webhook delivery through BullMQ', () => {
   let lopper: ReturnType<typeof installation>;
 
   before(async () => {
-    env = await testEnv({ WEBHOOK_ALLOW_CIDRS: '127.0.0.1/32', WEBHOOK_BACKOFF_MS: '20', WEBHOOK_ATTEMPTS: '3', WEBHOOK_TIMEOUT_MS: '2000' });
+    env = await testEnv({
+      WEBHOOK_ALLOW_CIDRS: '127.0.0.1/32',
+      WEBHOOK_BACKOFF_MS: '20',
+      WEBHOOK_ATTEMPTS: '3',
+      WEBHOOK_TIMEOUT_MS: '2000',
+    });
     rx = await startReceiver();
     lopper = installation(env, env.config);
   });
@@ -92,7 +99,14 @@ describe('webhook delivery through BullMQ', () => {
 
     const log = await lopper.store.deliveries('job1');
     const callback = log.filter((e) => e.deliveryId === deliveryId);
-    assert.deepEqual(callback.map((e) => [e.attempt, e.ok, e.status]), [[1, false, 500], [2, false, 500], [3, true, 200]]);
+    assert.deepEqual(
+      callback.map((e) => [e.attempt, e.ok, e.status]),
+      [
+        [1, false, 500],
+        [2, false, 500],
+        [3, true, 200],
+      ],
+    );
     assert.equal(callback[0].error, 'HTTP 500');
     assert.ok(callback.every((e) => e.url === `${rx.base}/flaky` && e.event === 'job.completed'));
 
@@ -101,7 +115,10 @@ describe('webhook delivery through BullMQ', () => {
     assert.equal(atEndpoint.headers[DELIVERY_HEADER.toLowerCase()], `job1.job.completed.${subscribed.id}`);
     assert.ok(verifySignature(secret, atEndpoint.headers[SIGNATURE_HEADER.toLowerCase()] as string, atEndpoint.body));
     assert.equal(JSON.parse(atEndpoint.body).data.id, 'job1');
-    assert.deepEqual(log.filter((e) => e.url.endsWith('/endpoint')).map((e) => e.ok), [true]);
+    assert.deepEqual(
+      log.filter((e) => e.url.endsWith('/endpoint')).map((e) => e.ok),
+      [true],
+    );
     assert.equal(rx.got('/unsubscribed').length, 0, 'an endpoint not subscribed to the event gets nothing');
   });
 
@@ -121,7 +138,10 @@ describe('webhook delivery through BullMQ', () => {
     await lopper.emitter.emit(event({ tenant: 'solo', jobId: 'job3', type: 'job.epoch', epoch: 2, ...wanted }));
     await lopper.idle();
     // The first emit of epoch 1 (no callbackEvents) took the id and delivered nothing.
-    assert.deepEqual(rx.got('/epochs').map((p) => JSON.parse(p.body).id), ['job3.job.epoch.2.callback']);
+    assert.deepEqual(
+      rx.got('/epochs').map((p) => JSON.parse(p.body).id),
+      ['job3.job.epoch.2.callback'],
+    );
   });
 
   test('a redirect is not followed and each attempt is logged as failed', async () => {
@@ -134,7 +154,14 @@ describe('webhook delivery through BullMQ', () => {
     assert.equal(rx.got('/moved').length, 3, 'tried WEBHOOK_ATTEMPTS times');
     assert.equal(rx.got('/landing').length, 0, 'the Location is never visited');
     const log = await lopper.store.deliveries('job4');
-    assert.deepEqual(log.map((e) => [e.attempt, e.ok, e.status]), [[1, false, 302], [2, false, 302], [3, false, 302]]);
+    assert.deepEqual(
+      log.map((e) => [e.attempt, e.ok, e.status]),
+      [
+        [1, false, 302],
+        [2, false, 302],
+        [3, false, 302],
+      ],
+    );
     assert.match(log[0].error!, /not followed/);
     // A tenant without a secret gets one made by the worker: deliveries are always signed.
     const secret = await lopper.store.secret('fresh');

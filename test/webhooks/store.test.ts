@@ -46,8 +46,15 @@ describe('WebhookStore', () => {
 
   test('the delivery log keeps the last MAX_LOG_ENTRIES attempts in order', async () => {
     const entry = (attempt: number): DeliveryAttempt => ({
-      deliveryId: 'j1.job.completed.callback', event: 'job.completed', url: 'https://a.example/', attempt,
-      at: new Date(0).toISOString(), ok: false, status: 500, ms: 3, error: 'HTTP 500',
+      deliveryId: 'j1.job.completed.callback',
+      event: 'job.completed',
+      url: 'https://a.example/',
+      attempt,
+      at: new Date(0).toISOString(),
+      ok: false,
+      status: 500,
+      ms: 3,
+      error: 'HTTP 500',
     });
     assert.deepEqual(await store.deliveries('j1'), []);
     for (let i = 1; i <= MAX_LOG_ENTRIES + 5; i++) await store.logAttempt('j1', entry(i));

@@ -83,7 +83,9 @@ describe('TargetPolicy', () => {
 
   test('public literals pass without DNS, and check returns the address', async () => {
     assert.deepEqual(await strict.check(parseTarget('http://93.184.216.34/')), ['93.184.216.34']);
-    assert.deepEqual(await strict.check(parseTarget('https://[2606:2800:220:1:248:1893:25c8:1946]/')), ['2606:2800:220:1:248:1893:25c8:1946']);
+    assert.deepEqual(await strict.check(parseTarget('https://[2606:2800:220:1:248:1893:25c8:1946]/')), [
+      '2606:2800:220:1:248:1893:25c8:1946',
+    ]);
     // A NAT64 address of a public host is as public as the host.
     assert.deepEqual(await strict.check(parseTarget('http://[64:ff9b::5db8:d822]/')), ['64:ff9b::5db8:d822']);
   });

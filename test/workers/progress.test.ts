@@ -37,7 +37,12 @@ interface Setup {
   sent: object[];
   warnings: { obj: { jobId?: string }; msg: string }[];
   record(): Promise<JobRecord>;
-  reporter(opts?: { intervalMs?: number; keepaliveMs?: number; onEpochEnd?: (epoch: number) => Promise<void>; sink?: ProgressSink }): ProgressReporter;
+  reporter(opts?: {
+    intervalMs?: number;
+    keepaliveMs?: number;
+    onEpochEnd?: (epoch: number) => Promise<void>;
+    sink?: ProgressSink;
+  }): ProgressReporter;
 }
 
 /** An active job `j1` in a fresh key prefix, and a reporter factory writing to it. */
@@ -56,10 +61,20 @@ async function setup(): Promise<Setup> {
   const log = { warn: (obj: { jobId?: string }, msg: string) => warnings.push({ obj, msg }) } as unknown as Logger;
   const sink: ProgressSink = { updateProgress: async (value) => void sent.push(value) };
   return {
-    jobs, sent, warnings,
+    jobs,
+    sent,
+    warnings,
     record: async () => (await jobs.get('j1'))!,
     reporter: (opts = {}) => {
-      const r = new ProgressReporter(opts.sink ?? sink, jobs, 'j1', log, opts.intervalMs ?? 60_000, opts.keepaliveMs ?? 60_000, opts.onEpochEnd);
+      const r = new ProgressReporter(
+        opts.sink ?? sink,
+        jobs,
+        'j1',
+        log,
+        opts.intervalMs ?? 60_000,
+        opts.keepaliveMs ?? 60_000,
+        opts.onEpochEnd,
+      );
       reporters.push(r);
       return r;
     },
@@ -67,7 +82,13 @@ async function setup(): Promise<Setup> {
 }
 
 /** The value the reporter writes for `p`. */
-const value = (p: Progress) => ({ stage: p.stage, progress: p.progress, epoch: p.epoch ?? null, step: p.step ?? null, loss: p.loss ?? null });
+const value = (p: Progress) => ({
+  stage: p.stage,
+  progress: p.progress,
+  epoch: p.epoch ?? null,
+  step: p.step ?? null,
+  loss: p.loss ?? null,
+});
 
 describe('ProgressReporter', () => {
   test('a stage change is written at once; more progress in the same stage waits for the interval', async () => {
@@ -85,10 +106,7 @@ describe('ProgressReporter', () => {
     await r.close();
     assert.deepEqual(s.sent, [value(updates[0]), value(updates[2]), value(updates[5])]);
     const rec = await s.record();
-    assert.deepEqual(
-      { stage: rec.stage, progress: rec.progress, epoch: rec.epoch, step: rec.step, loss: rec.loss },
-      value(updates[5]),
-    );
+    assert.deepEqual({ stage: rec.stage, progress: rec.progress, epoch: rec.epoch, step: rec.step, loss: rec.loss }, value(updates[5]));
     assert.equal(rec.state, 'active');
   });
 
@@ -100,7 +118,10 @@ describe('ProgressReporter', () => {
     await sleep(80);
     r.onProgress({ stage: 'fine-tuning', progress: 0.52, epoch: 1, step: 3, loss: 2 });
     await r.close();
-    assert.deepEqual(s.sent.map((v) => (v as { step: number }).step), [1, 3]);
+    assert.deepEqual(
+      s.sent.map((v) => (v as { step: number }).step),
+      [1, 3],
+    );
     assert.equal((await s.record()).step, 3);
   });
 
@@ -133,17 +154,35 @@ describe('ProgressReporter', () => {
       },
     });
     r.onProgress({ stage: 'evaluating', progress: 0.3 });
-    const losses = [[1, 4], [1, 2], [1, 3], [2, 1], [2, 2]];
+    const losses = [
+      [1, 4],
+      [1, 2],
+      [1, 3],
+      [2, 1],
+      [2, 2],
+    ];
     losses.forEach(([epoch, loss], i) => r.onProgress({ stage: 'fine-tuning', progress: 0.4 + i / 100, epoch, step: i + 1, loss }));
-    assert.deepEqual(r.epochs, [{ epoch: 1, loss: 3 }, { epoch: 2, loss: 1.5 }]);
+    assert.deepEqual(r.epochs, [
+      { epoch: 1, loss: 3 },
+      { epoch: 2, loss: 1.5 },
+    ]);
     r.finish();
     await r.close();
     assert.deepEqual(events, [
       { epoch: 1, recorded: [{ epoch: 1, loss: 3 }] },
-      { epoch: 2, recorded: [{ epoch: 1, loss: 3 }, { epoch: 2, loss: 1.5 }] },
+      {
+        epoch: 2,
+        recorded: [
+          { epoch: 1, loss: 3 },
+          { epoch: 2, loss: 1.5 },
+        ],
+      },
     ]);
     const rec = await s.record();
-    assert.deepEqual(rec.metrics.epochs, [{ epoch: 1, loss: 3 }, { epoch: 2, loss: 1.5 }]);
+    assert.deepEqual(rec.metrics.epochs, [
+      { epoch: 1, loss: 3 },
+      { epoch: 2, loss: 1.5 },
+    ]);
     assert.equal(rec.step, 5, 'the last write carries the latest step');
   });
 
@@ -202,13 +241,24 @@ describe('ProgressReporter', () => {
         if (++calls === 2) throw new Error('redis went away');
       },
     };
-    const r = s.reporter({ sink, onEpochEnd: async () => { throw new Error('webhook queue down'); } });
+    const r = s.reporter({
+      sink,
+      onEpochEnd: async () => {
+        throw new Error('webhook queue down');
+      },
+    });
     r.onProgress({ stage: 'loading', progress: 0 });
     r.onProgress({ stage: 'statistics', progress: 0.1 });
     r.onProgress({ stage: 'fine-tuning', progress: 0.4, epoch: 1, step: 1, loss: 1 });
     r.onProgress({ stage: 'fine-tuning', progress: 0.5, epoch: 2, step: 2, loss: 3 });
     await r.close();
-    assert.deepEqual(s.warnings.map((w) => [w.msg, w.obj.jobId]), [['progress update failed', 'j1'], ['epoch event failed', 'j1']]);
+    assert.deepEqual(
+      s.warnings.map((w) => [w.msg, w.obj.jobId]),
+      [
+        ['progress update failed', 'j1'],
+        ['epoch event failed', 'j1'],
+      ],
+    );
     const rec = await s.record();
     assert.equal(rec.stage, 'fine-tuning');
     assert.equal(rec.epoch, 2);

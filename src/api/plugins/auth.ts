@@ -42,8 +42,7 @@ export const isOperator = (p: Principal) => p.tenant === DEFAULT_TENANT && grant
 const OPEN_WARNING =
   'AUTHENTICATION IS OFF: no API_KEY and no API keys exist, so anyone who reaches this port is an admin. Set API_KEY (or AUTH_REQUIRED=true) or create keys with `lopper keys create`.';
 
-const unauthorized = (detail: string) =>
-  new ApiError('unauthorized', 401, detail, 'Authorization', { 'www-authenticate': 'Bearer' });
+const unauthorized = (detail: string) => new ApiError('unauthorized', 401, detail, 'Authorization', { 'www-authenticate': 'Bearer' });
 
 /** The scope a route needs: its own `config.scope`, else `read` for GET and HEAD, `write` otherwise. */
 export const scopeOf = (method: string, config: { scope?: Scope } | undefined): Scope =>
@@ -65,7 +64,8 @@ export default fp(
     app.decorate('authenticate', async (req: FastifyRequest): Promise<Principal> => {
       const header = req.headers.authorization;
       if (header === undefined) {
-        if (config.apiKey || config.authRequired || (await apiKeys.enabled())) throw unauthorized('an API key is required: Authorization: Bearer <key>');
+        if (config.apiKey || config.authRequired || (await apiKeys.enabled()))
+          throw unauthorized('an API key is required: Authorization: Bearer <key>');
         if (Date.now() - warnedAt > 60_000) {
           warnedAt = Date.now();
           app.log.warn(OPEN_WARNING);

@@ -18,11 +18,16 @@ export default fp(
     await app.register(swagger, swaggerOptions());
     await app.register(swaggerUi, { routePrefix: '/docs', uiHooks: { onRequest: guard } });
     const schema = {
-      tags: ['service'], operationId: 'openapi', summary: 'This document. Swagger UI renders it at /docs.',
+      tags: ['service'],
+      operationId: 'openapi',
+      summary: 'This document. Swagger UI renders it at /docs.',
       response: { 200: reply(z.string(), 'The OpenAPI document.', undefined, 'application/yaml') },
     };
     app.get('/openapi.yaml', { onRequest: guard, schema }, async (_req, res) =>
-      res.type('application/yaml; charset=utf-8').serializer((doc: string) => doc).send(openapiYaml(app)),
+      res
+        .type('application/yaml; charset=utf-8')
+        .serializer((doc: string) => doc)
+        .send(openapiYaml(app)),
     );
   },
   { name: 'lopper-docs', dependencies: ['lopper-auth'] },

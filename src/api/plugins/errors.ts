@@ -6,7 +6,17 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isRedisUnavailable } from '../../queue/connection.js';
-import { ApiError, BadCursorError, clip, fieldOf, InputError, problem, redisUnavailable, ValidationError, type Problem } from '../../errors.js';
+import {
+  ApiError,
+  BadCursorError,
+  clip,
+  fieldOf,
+  InputError,
+  problem,
+  redisUnavailable,
+  ValidationError,
+  type Problem,
+} from '../../errors.js';
 
 const MAX_ERRORS = 20;
 
@@ -63,11 +73,7 @@ function clipped(p: Problem, instance: string): Problem {
 }
 
 export function sendProblem(reply: FastifyReply, req: FastifyRequest, p: Problem, headers: Record<string, string> = {}) {
-  return reply
-    .code(p.status)
-    .headers(headers)
-    .type('application/problem+json')
-    .send(clipped(p, req.url));
+  return reply.code(p.status).headers(headers).type('application/problem+json').send(clipped(p, req.url));
 }
 
 /** Fastify's `frameworkErrors` option: the router's own errors (bad URL, over-long path parameter). */
@@ -82,7 +88,10 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? [problem('request-timeout', 408, 'the request was not received in time', { field: 'body' }), '408 Request Timeout']
       : err.code === 'HPE_HEADER_OVERFLOW'
-        ? [problem('header-too-large', 431, 'the request headers are too large', { field: 'headers' }), '431 Request Header Fields Too Large']
+        ? [
+            problem('header-too-large', 431, 'the request headers are too large', { field: 'headers' }),
+            '431 Request Header Fields Too Large',
+          ]
         : [problem('bad-request', 400, 'malformed HTTP request', { field: 'request' }), '400 Bad Request'];
   const body = JSON.stringify(p);
   socket.end(

@@ -26,9 +26,17 @@ const schema = {
     200: {
       description: 'The whole file.',
       headers: { ETag: { type: 'string', description: 'The quoted sha256 of the file.' }, 'Content-Length': { type: 'integer' } },
-      content: { 'application/octet-stream': { schema: file }, 'application/json': { schema: { type: 'object' } }, 'application/zip': { schema: file } },
+      content: {
+        'application/octet-stream': { schema: file },
+        'application/json': { schema: { type: 'object' } },
+        'application/zip': { schema: file },
+      },
     },
-    206: { description: 'The requested byte range.', headers: { 'Content-Range': { type: 'string' } }, content: { 'application/octet-stream': { schema: file } } },
+    206: {
+      description: 'The requested byte range.',
+      headers: { 'Content-Range': { type: 'string' } },
+      content: { 'application/octet-stream': { schema: file } },
+    },
     304: empty('Not modified (If-None-Match matched the ETag).'),
     ...problems(416),
   },
@@ -50,7 +58,12 @@ export default async function artifactRoutes(fastify: FastifyInstance) {
     if (!rec) throw notFound('job', id);
     const artifact = rec.artifacts.find((a) => a.name === name);
     if (!artifact) {
-      throw new ApiError('not-found', 404, `job "${id}" has no artifact "${name}" (state: ${rec.state}; artifacts exist once it completes)`, 'name');
+      throw new ApiError(
+        'not-found',
+        404,
+        `job "${id}" has no artifact "${name}" (state: ${rec.state}; artifacts exist once it completes)`,
+        'name',
+      );
     }
     const etag = `"${artifact.sha256}"`;
     reply

@@ -21,7 +21,9 @@ export default uploadedRoutes<DatasetRecord>({
   },
   async accept(lopper, upload, id) {
     if (upload.files.length !== 1) {
-      const detail = upload.files.length ? `expected one .npz file, got ${upload.files.length} files` : 'no file uploaded: send the .npz in field "file"';
+      const detail = upload.files.length
+        ? `expected one .npz file, got ${upload.files.length} files`
+        : 'no file uploaded: send the .npz in field "file"';
       throw new ApiError('bad-request', 400, detail, 'file');
     }
     const file = upload.files[0];

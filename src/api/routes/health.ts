@@ -15,12 +15,17 @@ const alive = z.object({ status: z.literal('ok') });
 export default async function healthRoutes(app: FastifyInstance) {
   const { lopper } = app;
 
-  app.get('/healthz', { schema: { tags, operationId: 'healthz', summary: 'The process is alive.', response: { 200: reply(alive, 'Alive.') } } }, async () => ({
-    status: 'ok',
-  }));
+  app.get(
+    '/healthz',
+    { schema: { tags, operationId: 'healthz', summary: 'The process is alive.', response: { 200: reply(alive, 'Alive.') } } },
+    async () => ({
+      status: 'ok',
+    }),
+  );
 
   const readySchema = {
-    tags, operationId: 'readyz',
+    tags,
+    operationId: 'readyz',
     summary: "Redis is reachable. For the operator's admin keys, also the workers seen in the last minute and their backend.",
     response: { 200: reply(readyResource, 'Ready.'), ...problems(503) },
   };

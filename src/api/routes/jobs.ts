@@ -49,7 +49,9 @@ export default async function jobRoutes(fastify: FastifyInstance) {
   const { lopper } = app;
 
   const createSchema = {
-    tags, operationId: 'createJob', summary: 'Start a pruning job.',
+    tags,
+    operationId: 'createJob',
+    summary: 'Start a pruning job.',
     description: `The dataset's sample shape must fit the model's input (checked before enqueueing, 422
 otherwise). With an \`Idempotency-Key\`, repeating the same key and body returns the same job;
 the same key with another body is 422.`,
@@ -62,7 +64,8 @@ the same key with another body is 422.`,
     const request = req.body;
     const { tenant } = req.principal;
     await checkReferences(lopper, tenant, request);
-    if (request.callbackUrl !== undefined) request.callbackUrl = await checkWebhookTarget(lopper.webhookPolicy, request.callbackUrl, 'callbackUrl');
+    if (request.callbackUrl !== undefined)
+      request.callbackUrl = await checkWebhookTarget(lopper.webhookPolicy, request.callbackUrl, 'callbackUrl');
 
     const id = randomUUID();
     if (key !== undefined) {
@@ -72,7 +75,8 @@ the same key with another body is 422.`,
       }
       if (claim.kind === 'repeat') {
         const earlier = await lopper.jobs.get(claim.jobId, tenant);
-        if (!earlier) throw new ApiError('conflict', 409, 'a request with this Idempotency-Key is still being processed', 'Idempotency-Key');
+        if (!earlier)
+          throw new ApiError('conflict', 409, 'a request with this Idempotency-Key is still being processed', 'Idempotency-Key');
         return res.code(202).header('location', jobHref(earlier.id)).send(jobResource(earlier));
       }
     }
@@ -86,8 +90,11 @@ the same key with another body is 422.`,
       if (outcome !== 'ok') throw notFound(outcome === 'modelId' ? 'model' : 'dataset', String(request[outcome]), outcome);
       try {
         await lopper.queue.add('prune', request, {
-          jobId: id, removeOnComplete: 1000, removeOnFail: 1000,
-          attempts: lopper.config.jobAttempts, backoff: { type: 'exponential', delay: lopper.config.jobBackoffMs },
+          jobId: id,
+          removeOnComplete: 1000,
+          removeOnFail: 1000,
+          attempts: lopper.config.jobAttempts,
+          backoff: { type: 'exponential', delay: lopper.config.jobBackoffMs },
         });
       } catch (err) {
         await lopper.jobs.discard(id);
@@ -100,27 +107,42 @@ the same key with another body is 422.`,
     // A tenant's first callback mints its signing secret; this reply is the one place it is shown.
     const minted = request.callbackUrl !== undefined ? (await lopper.webhooks.ensureSecret(tenant)).secret : null;
     const resource = jobResource(record);
-    return res.code(202).header('location', jobHref(id)).send(minted ? { ...resource, webhookSecret: minted } : resource);
+    return res
+      .code(202)
+      .header('location', jobHref(id))
+      .send(minted ? { ...resource, webhookSecret: minted } : resource);
   });
 
-  const listSchema = { tags, operationId: 'listJobs', summary: 'Jobs, newest first.', querystring: jobsQuery, response: { 200: reply(page(jobSchema), 'One page.') } };
+  const listSchema = {
+    tags,
+    operationId: 'listJobs',
+    summary: 'Jobs, newest first.',
+    querystring: jobsQuery,
+    response: { 200: reply(page(jobSchema), 'One page.') },
+  };
   app.get('/jobs', { schema: listSchema }, async (req) => {
     const q = req.query;
     const page = await lopper.jobs.list(req.principal.tenant, q.limit, q.cursor, q.state);
     return { items: page.items.map(jobResource), nextCursor: page.nextCursor };
   });
 
-  app.get('/jobs/:id', { schema: { tags, operationId: 'getJob', params: idParams, response: { 200: reply(jobSchema, 'The job.') } } }, async (req) => {
-    const { id } = req.params;
-    const rec = await lopper.jobs.get(id, req.principal.tenant);
-    if (!rec) throw notFound('job', id);
-    return jobResource(rec);
-  });
+  app.get(
+    '/jobs/:id',
+    { schema: { tags, operationId: 'getJob', params: idParams, response: { 200: reply(jobSchema, 'The job.') } } },
+    async (req) => {
+      const { id } = req.params;
+      const rec = await lopper.jobs.get(id, req.principal.tenant);
+      if (!rec) throw notFound('job', id);
+      return jobResource(rec);
+    },
+  );
 
   // A queued job is removed from the queue and ends cancelled at once (200). An active one is
   // flagged and its worker told over pub/sub; it stops within one batch and ends cancelled (202).
   const cancelSchema = {
-    tags, operationId: 'cancelJob', summary: 'Cancel a queued or active job.',
+    tags,
+    operationId: 'cancelJob',
+    summary: 'Cancel a queued or active job.',
     description: `A queued job is removed and ends \`cancelled\` at once (200). An active job is told to stop:
 it stops within one training batch, its partial files are deleted and it ends \`cancelled\`
 (202; poll the job). A job that has finished is 409.`,
@@ -139,7 +161,9 @@ it stops within one training batch, its partial files are deleted and it ends \`
       const removed = (await lopper.queue.remove(id)) === 1 || (await lopper.queue.getJobState(id)) === 'unknown';
       if (removed) {
         const t = await lopper.jobs.transition(id, {
-          from: ['queued'], to: 'cancelled', set: { cancelRequested: true, finishedAt: new Date().toISOString() },
+          from: ['queued'],
+          to: 'cancelled',
+          set: { cancelRequested: true, finishedAt: new Date().toISOString() },
         });
         if (t.applied) return res.code(200).send(jobResource((await lopper.jobs.get(id))!));
       }
@@ -147,6 +171,9 @@ it stops within one training batch, its partial files are deleted and it ends \`
     const t = await lopper.jobs.transition(id, { from: ['queued', 'active'], set: { cancelRequested: true } });
     if (!t.applied) throw finished();
     await lopper.publishCancel(id);
-    return res.code(202).header('location', jobHref(id)).send(jobResource((await lopper.jobs.get(id))!));
+    return res
+      .code(202)
+      .header('location', jobHref(id))
+      .send(jobResource((await lopper.jobs.get(id))!));
   });
 }

@@ -29,8 +29,11 @@ export default async function keyRoutes(fastify: FastifyInstance) {
   const { apiKeys } = app.lopper;
 
   const createSchema = {
-    tags, operationId: 'createKey', summary: 'Create an API key for a tenant; the key is in this reply only.',
-    body: createBody, response: { 201: reply(createdKey, 'Created.', locationHeader) },
+    tags,
+    operationId: 'createKey',
+    summary: 'Create an API key for a tenant; the key is in this reply only.',
+    body: createBody,
+    response: { 201: reply(createdKey, 'Created.', locationHeader) },
   };
   app.post('/keys', { config, schema: createSchema }, async (req, res) => {
     const body = req.body;
@@ -42,9 +45,11 @@ export default async function keyRoutes(fastify: FastifyInstance) {
   });
 
   const listSchema = {
-    tags, operationId: 'listKeys',
+    tags,
+    operationId: 'listKeys',
     summary: "Every key (never the secret), newest first, or one tenant's; a tenant's admin key sees its own tenant's only.",
-    querystring: keysQuery, response: { 200: reply(items(apiKeySchema), 'The keys.') },
+    querystring: keysQuery,
+    response: { 200: reply(items(apiKeySchema), 'The keys.') },
   };
   app.get('/keys', { config, schema: listSchema }, async (req) => {
     const q = req.query;
@@ -54,8 +59,11 @@ export default async function keyRoutes(fastify: FastifyInstance) {
   });
 
   const revokeSchema = {
-    tags, operationId: 'revokeKey', summary: 'Revoke a key; the next request with it is refused (401).',
-    params: keyParams, response: { 204: empty('Revoked.') },
+    tags,
+    operationId: 'revokeKey',
+    summary: 'Revoke a key; the next request with it is refused (401).',
+    params: keyParams,
+    response: { 204: empty('Revoked.') },
   };
   app.delete('/keys/:keyId', { config, schema: revokeSchema }, async (req, res) => {
     const { keyId } = req.params;

@@ -29,7 +29,8 @@ async function inspectUpload(lopper: Services, upload: Upload) {
   const zips = upload.files.filter((f) => f.name.toLowerCase().endsWith('.zip'));
   if (zips.length > 0) {
     const zip = zips[0];
-    if (upload.files.length > 1) throw new ApiError('invalid-input', 422, 'upload either one .zip or model.json with its weight files, not both', zip.field);
+    if (upload.files.length > 1)
+      throw new ApiError('invalid-input', 422, 'upload either one .zip or model.json with its weight files, not both', zip.field);
     // Unpacked by the inspector child (src/io/model-zip.ts, the CLI's reader too), not on this event loop.
     const dir = join(upload.dir, 'unzipped');
     await mkdir(dir);
@@ -39,7 +40,12 @@ async function inspectUpload(lopper: Services, upload: Upload) {
   const jsons = upload.files.filter((f) => f.name.toLowerCase().endsWith('.json'));
   if (jsons.length === 0) throw new ApiError('invalid-input', 422, 'no model.json among the uploaded files', 'model.json');
   if (jsons.length > 1) {
-    throw new ApiError('invalid-input', 422, `several .json files uploaded (${jsons.map((j) => j.name).join(', ')}); send one model.json`, 'model.json');
+    throw new ApiError(
+      'invalid-input',
+      422,
+      `several .json files uploaded (${jsons.map((j) => j.name).join(', ')}); send one model.json`,
+      'model.json',
+    );
   }
   // The topology file may have any name; inside Lopper (and in the manifest's eyes) it is model.json.
   const json = jsons[0];
@@ -66,7 +72,8 @@ names (files are told apart by filename), e.g.
 only uploaded files, their sizes must match the weights' shapes and dtypes, and the topology
 must load; otherwise 422 with the reason. Uploads over MAX_UPLOAD_BYTES are refused (413).`,
   async accept(lopper, upload, id) {
-    if (upload.files.length === 0) throw new ApiError('bad-request', 400, 'no files uploaded: send model.json and its weight files, or a .zip', 'files');
+    if (upload.files.length === 0)
+      throw new ApiError('bad-request', 400, 'no files uploaded: send model.json and its weight files, or a .zip', 'files');
     const { found, byName, defaultName } = await inspectUpload(lopper, upload);
     const kept: FileRecord[] = [];
     for (const n of found.keep) {

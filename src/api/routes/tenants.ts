@@ -37,16 +37,23 @@ export default async function tenantRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const { lopper } = app;
 
-  const meSchema = { tags, operationId: 'me', summary: "The caller's tenant, scopes, key id, quota and usage.", response: { 200: reply(me, 'The caller.') } };
+  const meSchema = {
+    tags,
+    operationId: 'me',
+    summary: "The caller's tenant, scopes, key id, quota and usage.",
+    response: { 200: reply(me, 'The caller.') },
+  };
   app.get('/me', { schema: meSchema }, async (req) => {
     const { tenant, scopes, keyId } = req.principal;
     return { ...(await tenantResource(lopper, tenant)), scopes, keyId };
   });
 
   const getSchema = {
-    tags, operationId: 'getTenant',
+    tags,
+    operationId: 'getTenant',
     summary: "A tenant's quota (defaults and overrides) and usage; another tenant is 404 to a tenant's admin key.",
-    params: tenantParams, response: { 200: reply(tenantResourceSchema, 'The tenant.') },
+    params: tenantParams,
+    response: { 200: reply(tenantResourceSchema, 'The tenant.') },
   };
   app.get('/tenants/:tenant', { config, schema: getSchema }, async (req) => {
     const { tenant } = req.params;
@@ -55,13 +62,17 @@ export default async function tenantRoutes(fastify: FastifyInstance) {
   });
 
   const quotaSchema = {
-    tags, operationId: 'setQuota',
+    tags,
+    operationId: 'setQuota',
     summary: "Override quotas of one tenant (the operator only); null returns a quota to the server's default.",
-    params: tenantParams, body: quotaPatch, response: { 200: reply(tenantResourceSchema, 'The tenant after the change.') },
+    params: tenantParams,
+    body: quotaPatch,
+    response: { 200: reply(tenantResourceSchema, 'The tenant after the change.') },
   };
   app.patch('/tenants/:tenant/quota', { config, schema: quotaSchema }, async (req) => {
     const { tenant } = req.params;
-    if (!isOperator(req.principal)) throw new ApiError('forbidden', 403, 'quotas are set by the operator (an admin key of tenant "default")', 'Authorization');
+    if (!isOperator(req.principal))
+      throw new ApiError('forbidden', 403, 'quotas are set by the operator (an admin key of tenant "default")', 'Authorization');
     await lopper.tenants.setQuota(tenant, req.body);
     return tenantResource(lopper, tenant);
   });

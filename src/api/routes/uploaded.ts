@@ -43,14 +43,23 @@ export function uploadedRoutes<T extends ModelRecord | DatasetRecord>(kind: Uplo
       {
         onRequest: requireMultipart,
         schema: {
-          tags, operationId: `upload${Title}`, summary: kind.summary.upload, description: kind.description, multipart: kind.form,
+          tags,
+          operationId: `upload${Title}`,
+          summary: kind.summary.upload,
+          description: kind.description,
+          multipart: kind.form,
           response: { 201: reply(kind.record, 'Stored and inspected.', locationHeader) },
         },
       },
       async (req, res) => {
         const { tenant } = req.principal;
         const quota = await checkUploadRoom(lopper, req, plural);
-        const upload = await receiveUpload(req, { tmpDir: lopper.tmpDir, maxBytes: lopper.config.maxUploadBytes, fields: ['name'], live: lopper.liveTmp });
+        const upload = await receiveUpload(req, {
+          tmpDir: lopper.tmpDir,
+          maxBytes: lopper.config.maxUploadBytes,
+          fields: ['name'],
+          live: lopper.liveTmp,
+        });
         const id = randomUUID();
         const folder = storageKeys.folder(kind.noun, id);
         let record: T;
@@ -73,7 +82,15 @@ export function uploadedRoutes<T extends ModelRecord | DatasetRecord>(kind: Uplo
 
     app.get(
       `/${plural}`,
-      { schema: { tags, operationId: `list${Title}s`, summary: kind.summary.list, querystring: listQuery, response: { 200: reply(page(kind.record), 'One page.') } } },
+      {
+        schema: {
+          tags,
+          operationId: `list${Title}s`,
+          summary: kind.summary.list,
+          querystring: listQuery,
+          response: { 200: reply(page(kind.record), 'One page.') },
+        },
+      },
       async (req) => {
         const q = req.query as { limit: number; cursor?: string };
         return catalog.list(req.principal.tenant, q.limit, q.cursor);
@@ -93,7 +110,15 @@ export function uploadedRoutes<T extends ModelRecord | DatasetRecord>(kind: Uplo
 
     app.delete(
       `/${plural}/:id`,
-      { schema: { tags, operationId: `delete${Title}`, summary: kind.summary.delete, params: idParams, response: { 204: empty('Deleted.'), ...problems(409) } } },
+      {
+        schema: {
+          tags,
+          operationId: `delete${Title}`,
+          summary: kind.summary.delete,
+          params: idParams,
+          response: { 204: empty('Deleted.'), ...problems(409) },
+        },
+      },
       async (req, res) => {
         const { id } = req.params as { id: string };
         const record = await catalog.get(id, req.principal.tenant);

@@ -45,7 +45,8 @@ export default async function v1(app: FastifyInstance) {
     keyGenerator: (req) => (req.principal.keyId ? `key:${req.principal.keyId}` : `ip:${req.ip}`),
     // RateLimit-Limit / -Remaining / -Reset (draft-ietf-httpapi-ratelimit-headers) and Retry-After.
     enableDraftSpec: true,
-    errorResponseBuilder: (_req, ctx) => tooMany(`rate limit of ${ctx.max} requests per ${windowS} s exceeded for this key (RATE_LIMIT_MAX)`, Math.ceil(ctx.ttl / 1000)),
+    errorResponseBuilder: (_req, ctx) =>
+      tooMany(`rate limit of ${ctx.max} requests per ${windowS} s exceeded for this key (RATE_LIMIT_MAX)`, Math.ceil(ctx.ttl / 1000)),
   });
   const limitFailures = app.createRateLimit({ keyGenerator: (req: FastifyRequest) => `authfail:${req.ip}` });
   // After the limiter's own hook (it adds it in its onRoute hook, registered just above). The

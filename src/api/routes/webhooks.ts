@@ -29,13 +29,15 @@ export default async function webhookRoutes(fastify: FastifyInstance) {
   const { lopper } = app;
 
   const createSchema = {
-    tags, operationId: 'createWebhook',
+    tags,
+    operationId: 'createWebhook',
     summary: `Register an endpoint that gets the chosen events of every job of the tenant (at most ${MAX_ENDPOINTS}).`,
     description: `The URL is checked at once (http or https, no credentials, and every address its host
 resolves to outside private, loopback, link-local and special-purpose ranges unless
 WEBHOOK_ALLOW_CIDRS allows them): 422 naming \`url\` otherwise. The reply carries \`secret\`
 only when this call created the tenant's signing secret.`,
-    body: endpointBody, response: { 201: reply(webhookEndpointSchema, 'Registered.', locationHeader), ...problems(409) },
+    body: endpointBody,
+    response: { 201: reply(webhookEndpointSchema, 'Registered.', locationHeader), ...problems(409) },
   };
   app.post('/webhooks', { schema: createSchema }, async (req, res) => {
     const body = req.body;
@@ -45,24 +47,39 @@ only when this call created the tenant's signing secret.`,
     try {
       endpoint = await lopper.webhooks.addEndpoint(tenant, { url, events: body.events });
     } catch (err) {
-      if (err instanceof EndpointLimitError) throw new ApiError('conflict', 409, `a tenant has at most ${MAX_ENDPOINTS} webhook endpoints; delete one first`, 'url');
+      if (err instanceof EndpointLimitError)
+        throw new ApiError('conflict', 409, `a tenant has at most ${MAX_ENDPOINTS} webhook endpoints; delete one first`, 'url');
       throw err;
     }
     const { secret } = await lopper.webhooks.ensureSecret(tenant);
-    return res.code(201).header('location', `/v1/webhooks/${endpoint.id}`).send(secret ? { ...endpoint, secret } : endpoint);
+    return res
+      .code(201)
+      .header('location', `/v1/webhooks/${endpoint.id}`)
+      .send(secret ? { ...endpoint, secret } : endpoint);
   });
 
-  const listSchema = { tags, operationId: 'listWebhooks', summary: "The tenant's endpoints, oldest first.", response: { 200: reply(items(webhookEndpointSchema), 'The endpoints.') } };
+  const listSchema = {
+    tags,
+    operationId: 'listWebhooks',
+    summary: "The tenant's endpoints, oldest first.",
+    response: { 200: reply(items(webhookEndpointSchema), 'The endpoints.') },
+  };
   app.get('/webhooks', { schema: listSchema }, async (req) => ({ items: await lopper.webhooks.listEndpoints(req.principal.tenant) }));
 
-  app.delete('/webhooks/:webhookId', { schema: { tags, operationId: 'deleteWebhook', params: endpointParams, response: { 204: empty('Deleted.') } } }, async (req, res) => {
-    const { webhookId } = req.params;
-    if (!(await lopper.webhooks.removeEndpoint(req.principal.tenant, webhookId))) throw notFound('webhook endpoint', webhookId, 'webhookId');
-    return res.code(204).send();
-  });
+  app.delete(
+    '/webhooks/:webhookId',
+    { schema: { tags, operationId: 'deleteWebhook', params: endpointParams, response: { 204: empty('Deleted.') } } },
+    async (req, res) => {
+      const { webhookId } = req.params;
+      if (!(await lopper.webhooks.removeEndpoint(req.principal.tenant, webhookId)))
+        throw notFound('webhook endpoint', webhookId, 'webhookId');
+      return res.code(204).send();
+    },
+  );
 
   const rotateSchema = {
-    tags, operationId: 'rotateWebhookSecret',
+    tags,
+    operationId: 'rotateWebhookSecret',
     summary: 'A new signing secret for the tenant, shown only in this reply; deliveries sign with it from now on.',
     response: { 201: reply(z.object({ secret: z.string() }), 'The new secret.') },
   };
@@ -71,8 +88,11 @@ only when this call created the tenant's signing secret.`,
   });
 
   const deliveriesSchema = {
-    tags, operationId: 'listDeliveries', summary: 'Every webhook delivery attempt for this job, oldest first (the last 500).',
-    params: idParams, response: { 200: reply(items(deliveryAttemptSchema), 'The attempts.') },
+    tags,
+    operationId: 'listDeliveries',
+    summary: 'Every webhook delivery attempt for this job, oldest first (the last 500).',
+    params: idParams,
+    response: { 200: reply(items(deliveryAttemptSchema), 'The attempts.') },
   };
   app.get('/jobs/:id/deliveries', { schema: deliveriesSchema }, async (req) => {
     const { id } = req.params;

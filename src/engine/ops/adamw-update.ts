@@ -21,7 +21,14 @@ export interface AdamWStep {
 }
 
 /** [w', m', v']. */
-export function adamwUpdate(w: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, mask: tf.Tensor | null, s: AdamWStep): [tf.Tensor, tf.Tensor, tf.Tensor] {
+export function adamwUpdate(
+  w: tf.Tensor,
+  g: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  mask: tf.Tensor | null,
+  s: AdamWStep,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
   const decays = mask != null && s.decay > 0;
   if (tf.getKernel(ADAMW_UPDATE, tf.getBackend()) && [w, g, m, v].every((t) => t.dtype === 'float32')) {
     const inputs: tf.NamedTensorMap = decays ? { w, g, m, v, mask: mask! } : { w, g, m, v };

@@ -13,7 +13,13 @@ tf.registerGradient({
   kernelName: LAYER_NORM,
   inputsToSave: ['x', 'gamma'],
   gradFunc: (dy, saved, attrs) => {
-    const [dx, dgamma, dbeta] = tf.engine().runKernel(LAYER_NORM_GRAD, { x: saved[0], gamma: saved[1], dy: dy as tf.Tensor }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    const [dx, dgamma, dbeta] = tf
+      .engine()
+      .runKernel(
+        LAYER_NORM_GRAD,
+        { x: saved[0], gamma: saved[1], dy: dy as tf.Tensor },
+        attrs as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor[];
     return { x: () => dx, gamma: () => dgamma, beta: () => dbeta };
   },
 });
@@ -25,7 +31,9 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor
   if (gamma && beta && x.dtype === 'float32' && hasKernels()) {
     const d = x.shape.slice(x.rank - dims).reduce((a, b) => a * b, 1);
     const x2 = tf.reshape(x, [-1, d]);
-    const y = tf.engine().runKernel(LAYER_NORM, { x: x2, gamma: tf.reshape(gamma, [d]), beta: tf.reshape(beta, [d]) }, { epsilon }) as tf.Tensor;
+    const y = tf
+      .engine()
+      .runKernel(LAYER_NORM, { x: x2, gamma: tf.reshape(gamma, [d]), beta: tf.reshape(beta, [d]) }, { epsilon }) as tf.Tensor;
     return tf.reshape(y, x.shape);
   }
   return portableLayerNorm(x, gamma, beta, dims, epsilon);

@@ -5,14 +5,38 @@ import { ADAMW_UPDATE } from '../ops/adamw-update.js';
 import { kernel } from './modules.js';
 import { type Info, type KernelArgs, addKernel, memoryOf, offsetOf, removeKernel, sizeOf } from './registry.js';
 
-type Fn = (w: number, g: number, m: number, v: number, mask: number, outW: number, outM: number, outV: number, vectors: number, decays: number,
-  beta1: number, c1: number, beta2: number, c2: number, step: number, eps: number, decay: number) => void;
+type Fn = (
+  w: number,
+  g: number,
+  m: number,
+  v: number,
+  mask: number,
+  outW: number,
+  outM: number,
+  outV: number,
+  vectors: number,
+  decays: number,
+  beta1: number,
+  c1: number,
+  beta2: number,
+  c2: number,
+  step: number,
+  eps: number,
+  decay: number,
+) => void;
 const simdAdamW = kernel<Fn>('adamw', 'adamw');
 
 const f = Math.fround;
 
 /** The same steps for element i in float32, for the last n mod 4 elements (and the tests). */
-export function adamwElement(w: number, g: number, m: number, v: number, mask: number, s: { beta1: number; beta2: number; stepSize: number; epsilon: number; decay: number }): [number, number, number] {
+export function adamwElement(
+  w: number,
+  g: number,
+  m: number,
+  v: number,
+  mask: number,
+  s: { beta1: number; beta2: number; stepSize: number; epsilon: number; decay: number },
+): [number, number, number] {
   const m2 = f(f(m * f(s.beta1)) + f(g * f(1 - s.beta1)));
   const v2 = f(f(v * f(s.beta2)) + f(f(g * g) * f(1 - s.beta2)));
   const decayed = s.decay > 0 ? f(w - f(f(w * mask) * f(s.decay))) : w;
@@ -31,8 +55,25 @@ function adamwKernel(args: KernelArgs): Info[] {
   const vectors = simd ? n >> 2 : 0;
   if (simd) {
     const o = (t: Info | undefined) => (t ? offsetOf(backend, t) : 0);
-    simd(o(w), o(g), o(m), o(v), o(mask), o(outs[0]), o(outs[1]), o(outs[2]), vectors, withDecay ? 1 : 0,
-      s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2, s.stepSize, s.epsilon, s.decay);
+    simd(
+      o(w),
+      o(g),
+      o(m),
+      o(v),
+      o(mask),
+      o(outs[0]),
+      o(outs[1]),
+      o(outs[2]),
+      vectors,
+      withDecay ? 1 : 0,
+      s.beta1,
+      1 - s.beta1,
+      s.beta2,
+      1 - s.beta2,
+      s.stepSize,
+      s.epsilon,
+      s.decay,
+    );
   }
   if (n > vectors * 4) {
     const h = (t: Info) => backend.typedArrayFromHeap(t);

@@ -5,14 +5,29 @@
 //   for i0, i1, i2, i3 (the output's outer axes): out ← x[i0·s0 + i1·s1 + i2·s2 + i3·s3 .. + d]
 import { kernel } from './modules.js';
 
-type Fn = (x: number, out: number, n0: number, n1: number, n2: number, n3: number, s0: number, s1: number, s2: number, s3: number, runVectors: number) => void;
+type Fn = (
+  x: number,
+  out: number,
+  n0: number,
+  n1: number,
+  n2: number,
+  n3: number,
+  s0: number,
+  s1: number,
+  s2: number,
+  s3: number,
+  runVectors: number,
+) => void;
 const simdBlockTranspose = kernel<Fn>('block-transpose', 'blockTranspose');
 
 /**
  * The kernel's arguments for a simplified permutation, or null when it does not apply: the last
  * axis must stay last with a length that is a multiple of 4, and at most 4 axes come before it.
  */
-export function blockPlan(shape: readonly number[], perm: readonly number[]): { n: number[]; strides: number[]; runVectors: number } | null {
+export function blockPlan(
+  shape: readonly number[],
+  perm: readonly number[],
+): { n: number[]; strides: number[]; runVectors: number } | null {
   const r = shape.length;
   if (r < 2 || perm[r - 1] !== r - 1 || shape[r - 1] % 4 !== 0 || r - 1 > 4) return null;
   const elemStrides = new Array<number>(r);
@@ -28,7 +43,12 @@ export function blockPlan(shape: readonly number[], perm: readonly number[]): { 
 }
 
 /** Runs the plan on tfjs-backend-wasm's heap; false where WebAssembly SIMD is missing. */
-export function runBlockTranspose(memory: WebAssembly.Memory, x: number, out: number, plan: NonNullable<ReturnType<typeof blockPlan>>): boolean {
+export function runBlockTranspose(
+  memory: WebAssembly.Memory,
+  x: number,
+  out: number,
+  plan: NonNullable<ReturnType<typeof blockPlan>>,
+): boolean {
   const fn = simdBlockTranspose(memory);
   if (!fn) return false;
   const [n0, n1, n2, n3] = plan.n;

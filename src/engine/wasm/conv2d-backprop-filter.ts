@@ -22,7 +22,14 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
   if (dataFormat === 'NCHW') throw new Error(`${NAME} on wasm supports NHWC only`);
   const c = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast',
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
   );
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = c;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth } = c;
@@ -32,8 +39,15 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
   const k = filterHeight * filterWidth * inChannels;
   const outShape = [filterHeight, filterWidth, inChannels, outChannels];
   const dy3 = view(backend, dy, [1, m, outChannels]);
-  const pointwise = filterHeight === 1 && filterWidth === 1 && strideHeight === 1 && strideWidth === 1 && top === 0 && left === 0 &&
-    outHeight === inHeight && outWidth === inWidth;
+  const pointwise =
+    filterHeight === 1 &&
+    filterWidth === 1 &&
+    strideHeight === 1 &&
+    strideWidth === 1 &&
+    top === 0 &&
+    left === 0 &&
+    outHeight === inHeight &&
+    outWidth === inWidth;
   let cols: Info;
   if (pointwise) {
     cols = view(backend, x, [1, m, k]);

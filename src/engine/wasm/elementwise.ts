@@ -12,7 +12,12 @@ export type VectorLoop = (...offsetsOutVectors: number[]) => void;
  * on the rest (on everything where WebAssembly SIMD is missing); the stock kernel `name` for
  * other dtypes (Lopper's own ops send only float32).
  */
-export function elementwiseKernel(name: string, names: string[], simd: (memory: WebAssembly.Memory) => VectorLoop | null, scalar: (...v: number[]) => number): WasmKernelFunc {
+export function elementwiseKernel(
+  name: string,
+  names: string[],
+  simd: (memory: WebAssembly.Memory) => VectorLoop | null,
+  scalar: (...v: number[]) => number,
+): WasmKernelFunc {
   return (args: KernelArgs): Info => {
     const { inputs, backend } = args;
     const ins = names.map((n) => inputs[n]!);

@@ -9,7 +9,10 @@ import { replaceKernel, restoreKernel } from './registry.js';
 // The coefficients of wat/elementwise.wat ($erf_a*, $erf_b*); the tests check that both sides
 // give the same bits.
 
-const ALPHA = [-1.60960333262415e-2, -2.95459980854025e-3, -7.34990630326855e-4, -5.69250639462346e-5, -2.10102402082508e-6, 2.77068142495902e-8, -2.72614225801306e-10];
+const ALPHA = [
+  -1.60960333262415e-2, -2.95459980854025e-3, -7.34990630326855e-4, -5.69250639462346e-5, -2.10102402082508e-6, 2.77068142495902e-8,
+  -2.72614225801306e-10,
+];
 const BETA = [-1.42647390514189e-2, -7.37332916720468e-3, -1.68282697438203e-3, -2.13374055278905e-4, -1.45660718464996e-5];
 
 /** The same approximation in float32 steps, for the last n mod 4 elements (and the tests). */

@@ -12,8 +12,8 @@ import { replaceKernel, restoreKernel } from './registry.js';
 
 const LOG2E = 1.44269504088896341;
 const LN2_HI = 0.693359375; // ln 2 = LN2_HI + LN2_LO, LN2_HI exact in a few bits so n·LN2_HI is exact
-const LN2_LO = -2.12194440e-4;
-const POLY = [5.0000001201e-1, 1.6666665459e-1, 4.1665795894e-2, 8.3334519073e-3, 1.3981999507e-3, 1.9875691500e-4];
+const LN2_LO = -2.1219444e-4;
+const POLY = [5.0000001201e-1, 1.6666665459e-1, 4.1665795894e-2, 8.3334519073e-3, 1.3981999507e-3, 1.98756915e-4];
 const X_MAX = 88.72283935546875; // ln(FLT_MAX), rounded down to a float
 const X_MIN = -104; // exp(-104) rounds to 0 in float32
 

@@ -13,7 +13,17 @@ import { kernel } from './modules.js';
 import { type Info, type KernelArgs, addKernel, memoryOf, offsetOf, removeKernel } from './registry.js';
 
 type Fwd = (x: number, gamma: number, beta: number, y: number, rows: number, vectors: number, eps: number) => void;
-type Bwd = (x: number, gamma: number, dy: number, dx: number, dgamma: number, dbeta: number, rows: number, vectors: number, eps: number) => void;
+type Bwd = (
+  x: number,
+  gamma: number,
+  dy: number,
+  dx: number,
+  dgamma: number,
+  dbeta: number,
+  rows: number,
+  vectors: number,
+  eps: number,
+) => void;
 
 const simdForward = kernel<Fwd>('layer-norm', 'lnFwd');
 const simdBackward = kernel<Bwd>('layer-norm', 'lnBwd');
@@ -42,7 +52,16 @@ export function layerNormRows(x: Float32Array, gamma: Float32Array, beta: Float3
 }
 
 /** The backward pass in JavaScript; dgamma and dbeta must start at zero. */
-export function layerNormGradRows(x: Float32Array, gamma: Float32Array, dy: Float32Array, d: number, eps: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void {
+export function layerNormGradRows(
+  x: Float32Array,
+  gamma: Float32Array,
+  dy: Float32Array,
+  d: number,
+  eps: number,
+  dx: Float32Array,
+  dgamma: Float32Array,
+  dbeta: Float32Array,
+): void {
   const f = Math.fround;
   for (let r = 0; r < x.length / d; r++) {
     const [mean, rstd] = rowStats(x, r, d, eps);

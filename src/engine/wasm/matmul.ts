@@ -12,7 +12,21 @@
 // What is left (batch axes broadcast inside a batch) goes to the stock kernel. The route depends
 // only on shapes and attributes, so a given call always gives the same bits.
 import * as tf from '@tensorflow/tfjs';
-import { type Info, type KernelArgs, type WasmBackend, memoryOf, offsetOf, replaceKernel, restoreKernel, sizeOf, stockKernel, syncRecordShape, view, withShape, release } from './registry.js';
+import {
+  type Info,
+  type KernelArgs,
+  type WasmBackend,
+  memoryOf,
+  offsetOf,
+  replaceKernel,
+  restoreKernel,
+  sizeOf,
+  stockKernel,
+  syncRecordShape,
+  view,
+  withShape,
+  release,
+} from './registry.js';
 import { simdBmm } from './simd-bmm.js';
 import { transposeInfo } from './transpose.js';
 
@@ -77,7 +91,20 @@ const K_SLICE = 128;
  * has K = batch·tokens: whole operands of megabytes). aCol is A's byte step along K; B is
  * row-major [K, n] per batch item.
  */
-function slicedBmm(bmm: NonNullable<ReturnType<typeof simdBmm>>, aOff: number, bOff: number, outOff: number, batch: number, m: number, k: number, n: number, aStride: number, bStride: number, aRow: number, aCol: number): void {
+function slicedBmm(
+  bmm: NonNullable<ReturnType<typeof simdBmm>>,
+  aOff: number,
+  bOff: number,
+  outOff: number,
+  batch: number,
+  m: number,
+  k: number,
+  n: number,
+  aStride: number,
+  bStride: number,
+  aRow: number,
+  aCol: number,
+): void {
   for (let k0 = 0; k0 < k; k0 += K_SLICE) {
     bmm(aOff + k0 * aCol, bOff + k0 * n * 4, outOff, batch, m, Math.min(K_SLICE, k - k0), n, aStride, bStride, aRow, aCol, k0 > 0 ? 1 : 0);
   }

@@ -26,7 +26,10 @@ export function moduleBytes(name: ModuleName | 'simd-probe'): Uint8Array {
   try {
     return readFileSync(url);
   } catch (e) {
-    throw new Error(`Lopper's WebAssembly module ${name}.wasm is missing at ${url.pathname} (\`npm run build\` assembles it): ${(e as Error).message}`, { cause: e });
+    throw new Error(
+      `Lopper's WebAssembly module ${name}.wasm is missing at ${url.pathname} (\`npm run build\` assembles it): ${(e as Error).message}`,
+      { cause: e },
+    );
   }
 }
 
@@ -37,7 +40,9 @@ export function simdSupported(): boolean {
   if (simd === undefined) {
     simd = WebAssembly.validate(moduleBytes('simd-probe') as Uint8Array<ArrayBuffer>);
     if (!simd) {
-      process.emitWarning('WebAssembly SIMD is not available: Lopper\'s wasm kernels take their portable (slower) paths', { code: 'LOPPER_NO_WASM_SIMD' });
+      process.emitWarning("WebAssembly SIMD is not available: Lopper's wasm kernels take their portable (slower) paths", {
+        code: 'LOPPER_NO_WASM_SIMD',
+      });
     }
   }
   return simd;
@@ -83,7 +88,10 @@ function exportsFor(name: ModuleName, memory: WebAssembly.Memory): WebAssembly.E
  * the SIMD path from the portable one that gives the same bits by that count. (Counting in a
  * wrapper around the function instead put a spread call in front of every call of it.)
  */
-export function kernel<F extends (...args: never[]) => void>(name: ModuleName, fn: (typeof MODULES)[ModuleName][number]): (memory: WebAssembly.Memory) => F | null {
+export function kernel<F extends (...args: never[]) => void>(
+  name: ModuleName,
+  fn: (typeof MODULES)[ModuleName][number],
+): (memory: WebAssembly.Memory) => F | null {
   if (!(MODULES[name] as readonly string[]).includes(fn)) throw new Error(`Lopper's WebAssembly module ${name} has no function ${fn}`);
   const key = `${name}.${fn}`;
   return (memory) => {

@@ -77,7 +77,8 @@ export function isReplaced(name: string): boolean {
 }
 
 /** tfjs-backend-wasm's heap, which Lopper's SIMD kernels import and work on in place. */
-export const memoryOf = (backend: WasmBackend): WebAssembly.Memory => (backend as unknown as { wasm: { asm: { memory: WebAssembly.Memory } } }).wasm.asm.memory;
+export const memoryOf = (backend: WasmBackend): WebAssembly.Memory =>
+  (backend as unknown as { wasm: { asm: { memory: WebAssembly.Memory } } }).wasm.asm.memory;
 
 /** Byte offset of a tensor's data on the heap. */
 export const offsetOf = (backend: WasmBackend, t: Info): number => backend.dataIdMap.get(t.dataId).memoryOffset;

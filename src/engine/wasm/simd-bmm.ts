@@ -12,7 +12,20 @@ import { kernel } from './modules.js';
  * a, b, out: byte offsets; aStride, bStride: bytes per batch item (0: broadcast); aRow, aCol:
  * bytes between A[m, k] and A[m+1, k], and A[m, k+1]; accumulate: 0 (out = A·B) or 1 (out += A·B).
  */
-export type BmmFn = (a: number, b: number, out: number, batch: number, m: number, k: number, n: number, aStride: number, bStride: number, aRow: number, aCol: number, accumulate: number) => void;
+export type BmmFn = (
+  a: number,
+  b: number,
+  out: number,
+  batch: number,
+  m: number,
+  k: number,
+  n: number,
+  aStride: number,
+  bStride: number,
+  aRow: number,
+  aCol: number,
+  accumulate: number,
+) => void;
 
 /** The kernel bound to `memory` (tfjs-backend-wasm's), or null where WebAssembly SIMD is unavailable. */
 export const simdBmm = kernel<BmmFn>('bmm', 'bmm');

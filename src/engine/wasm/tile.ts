@@ -65,7 +65,7 @@ export function tileInto(src: Arr, out: Arr, xs: number[], rs: number[]): void {
       for (let j = 0; j < xs[k]; j++) fill(k + 1, xOff + j * xStride[k], oOff + j * outStride[k]);
     }
     const block = xs[k] * outStride[k];
-    for (let have = 1; have < rs[k]; ) {
+    for (let have = 1; have < rs[k];) {
       const c = Math.min(have, rs[k] - have);
       out.copyWithin(oOff + have * block, oOff, oOff + c * block);
       have += c;

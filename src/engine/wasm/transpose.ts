@@ -5,7 +5,19 @@
 // otherwise, when more than 4 axes are left, it is a sequence of moves of one axis each, every
 // one a <= 4-D transpose.
 import { blockPlan, runBlockTranspose } from './block-transpose.js';
-import { type Info, type KernelArgs, type WasmBackend, memoryOf, offsetOf, replaceKernel, restoreKernel, stockKernel, view, withShape, release } from './registry.js';
+import {
+  type Info,
+  type KernelArgs,
+  type WasmBackend,
+  memoryOf,
+  offsetOf,
+  replaceKernel,
+  restoreKernel,
+  stockKernel,
+  view,
+  withShape,
+  release,
+} from './registry.js';
 
 /** Drops size-1 axes and merges runs of input axes that stay adjacent and in order under `perm`. */
 export function simplifyPermutation(shape: readonly number[], perm: readonly number[]): { shape: number[]; perm: number[] } {
@@ -40,7 +52,12 @@ export function permutationMoves(perm: readonly number[]): number[][] {
     const p = cur.indexOf(perm[t]);
     if (p === t) continue;
     // Move the axis at position p to position t: [0..t-1, p, t..p-1, p+1..n-1].
-    const step = [...Array.from({ length: t }, (_, i) => i), p, ...Array.from({ length: p - t }, (_, i) => t + i), ...Array.from({ length: n - p - 1 }, (_, i) => p + 1 + i)];
+    const step = [
+      ...Array.from({ length: t }, (_, i) => i),
+      p,
+      ...Array.from({ length: p - t }, (_, i) => t + i),
+      ...Array.from({ length: n - p - 1 }, (_, i) => p + 1 + i),
+    ];
     moves.push(step);
     const moved = cur.splice(p, 1)[0];
     cur.splice(t, 0, moved);
