@@ -4,12 +4,13 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ADAMW_UPDATE, adamwUpdate } from '../../src/engine/ops/adamw-update.js';
+import { ADAMW_UPDATE } from '../../src/engine/ops/adamw-update.js';
 import { isReplaced } from '../../src/engine/wasm/registry.js';
 import { LayerNormalization } from '../../src/layers/index.js';
 import { AdamW } from '../../src/train/adamw.js';
 import { fineTune } from '../../src/train/fine-tune.js';
 import { matchesCpu, on, setupBackends, values } from './helpers.js';
+import { ADAMW_LENGTHS, adamwCase } from './wasm-bits.js';
 
 before(setupBackends);
 
@@ -18,24 +19,10 @@ test('the AdamW update kernel exists on wasm only', () => {
   assert.equal(tf.getKernel(ADAMW_UPDATE, 'cpu'), undefined);
 });
 
-const STEP = { beta1: 0.9, beta2: 0.999, stepSize: 0.0123, epsilon: 1e-8 * Math.sqrt(0.001999), decay: 1.5e-5 * 0.01 };
-
-for (const n of [1, 3, 4, 9, 1001]) {
+for (const n of ADAMW_LENGTHS) {
   for (const decay of [true, false]) {
     test(`adamwUpdate n=${n}${decay ? ' with decay' : ''}: wasm kernel gives the portable path's bits`, async () => {
-      await matchesCpu(
-        () => {
-          const w = tf.tensor(values(n, 1));
-          const g = tf.mul(tf.tensor(values(n, 2)), 0.01);
-          const m = tf.mul(tf.tensor(values(n, 3)), 0.001);
-          const v = tf.abs(tf.mul(tf.tensor(values(n, 4)), 1e-5));
-          const mask = decay ? tf.tensor(Float32Array.from(values(n, 5), (x) => (x > 0 ? 1 : 0))) : null;
-          return adamwUpdate(w, g, m, v, mask, STEP);
-        },
-        'adamw',
-        0,
-        0,
-      );
+      await matchesCpu(() => adamwCase(n, decay), 'adamw', 0, 0);
     });
   }
 }

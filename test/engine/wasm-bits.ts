@@ -109,19 +109,19 @@ for (const shape of [
   );
 }
 
-// AdamW update, with and without decay, every length mod 4.
+// AdamW update, with and without decay, every length mod 4 (wasm-adamw.test.ts uses the same inputs).
+export const ADAMW_LENGTHS = [1, 3, 4, 9, 1001];
 const STEP = { beta1: 0.9, beta2: 0.999, stepSize: 0.0123, epsilon: 1e-8 * Math.sqrt(0.001999), decay: 1.5e-5 * 0.01 };
-for (const n of [1, 3, 4, 9, 1001]) {
-  for (const decay of [true, false]) {
-    add('adamw', `n=${n}${decay ? ' decay' : ''}`, () => {
-      const w = tf.tensor(values(n, 1));
-      const g = tf.mul(tf.tensor(values(n, 2)), 0.01);
-      const m = tf.mul(tf.tensor(values(n, 3)), 0.001);
-      const v = tf.abs(tf.mul(tf.tensor(values(n, 4)), 1e-5));
-      const mask = decay ? tf.tensor(Float32Array.from(values(n, 5), (x) => (x > 0 ? 1 : 0))) : null;
-      return adamwUpdate(w, g, m, v, mask, STEP);
-    });
-  }
+export function adamwCase(n: number, decay: boolean): tf.Tensor[] {
+  const w = tf.tensor(values(n, 1));
+  const g = tf.mul(tf.tensor(values(n, 2)), 0.01);
+  const m = tf.mul(tf.tensor(values(n, 3)), 0.001);
+  const v = tf.abs(tf.mul(tf.tensor(values(n, 4)), 1e-5));
+  const mask = decay ? tf.tensor(Float32Array.from(values(n, 5), (x) => (x > 0 ? 1 : 0))) : null;
+  return adamwUpdate(w, g, m, v, mask, STEP);
+}
+for (const n of ADAMW_LENGTHS) {
+  for (const decay of [true, false]) add('adamw', `n=${n}${decay ? ' decay' : ''}`, () => adamwCase(n, decay));
 }
 
 // Column sums over leading axes, with the gradient and moments.
