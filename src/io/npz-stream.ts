@@ -33,7 +33,9 @@ export interface NpzReadOptions {
   chunkBytes?: number;
 }
 
-const READ_BYTES = 32 * 1024;
+// Each read is a trip through libuv's thread pool: at 32 KiB a 500 MB file took 1.1 s to inspect,
+// at 1 MiB 0.35 s (memory is one buffer of this size).
+const READ_BYTES = 1024 * 1024;
 /** Small members may be very compressible (a header and a few zeros) without being bombs. */
 const RATIO_GRACE_BYTES = 1 << 20;
 // Inflating is node's zlib's, not fflate's (which the in-memory loader uses): fflate's streaming
