@@ -2,6 +2,7 @@
 // models and datasets, one task at a time, so that whatever a hostile file does to TensorFlow.js or
 // the parsers happens here, under a deadline and memory caps, and not on the API's event loop.
 import { readFile } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import type { InspectReply, InspectTask } from '../src/api/inspector.js';
 import { initBackend } from '../src/engine/backend.js';
 import { inspectDatasetFile, inspectModelFiles } from '../src/inspect.js';
@@ -20,10 +21,37 @@ function referencedFiles(modelJson: Uint8Array): string[] {
   return ['model.json', ...new Set(manifest.flatMap((g) => g.paths.map((p) => p.split('/').pop()!)))];
 }
 
+let hasher: Worker | null = null;
+let hashes = 0;
+
+/** The file's SHA-256, computed on the hash thread (started on first use, kept for later tasks). */
+function hashOnThread(path: string): Promise<string> {
+  if (!hasher) {
+    hasher = new Worker(new URL('./hash-thread.js', import.meta.url));
+    hasher.unref();
+  }
+  const thread = hasher;
+  const id = hashes++;
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: { id: number; sha256?: string; error?: string }) => {
+      if (m.id !== id) return;
+      thread.off('message', onMessage);
+      if (m.sha256) resolve(m.sha256);
+      else reject(new Error(`hashing ${path} failed: ${m.error}`));
+    };
+    thread.on('message', onMessage);
+    thread.postMessage({ id, path });
+  });
+}
+
 async function inspect(task: InspectTask): Promise<unknown> {
   if (task.kind === 'dataset') {
     const { maxUnzippedBytes, maxCompressionRatio } = task.limits;
-    return inspectDatasetFile(task.path, task.field, { maxUnzippedBytes, maxCompressionRatio });
+    const [summary, sha256] = await Promise.all([
+      inspectDatasetFile(task.path, task.field, { maxUnzippedBytes, maxCompressionRatio }),
+      hashOnThread(task.path),
+    ]);
+    return { ...summary, sha256 };
   }
   // A zip is unpacked here too: inflating is CPU work a hostile archive could make long.
   let unpacked = null;

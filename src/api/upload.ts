@@ -18,8 +18,8 @@ export interface UploadedFile {
   field: string;
   path: string;
   bytes: number;
-  /** Hex sha256, computed as the file streamed in. */
-  sha256: string;
+  /** Hex sha256, computed as the file streamed in; null when the caller has it computed elsewhere. */
+  sha256: string | null;
 }
 
 export interface Upload {
@@ -59,7 +59,7 @@ export const tooLarge = (max: number) => new ApiError('payload-too-large', 413, 
 
 export async function receiveUpload(
   req: FastifyRequest,
-  opts: { tmpDir: string; maxBytes: number; fields: readonly string[]; live: Set<string> },
+  opts: { tmpDir: string; maxBytes: number; fields: readonly string[]; live: Set<string>; hash: boolean },
 ): Promise<Upload> {
   await requireMultipart(req);
   const dir = await mkdtemp(join(opts.tmpDir, 'upload-'));
@@ -109,11 +109,11 @@ export async function receiveUpload(
       }
       const path = join(dir, name);
       let bytes = 0;
-      const hash = createHash('sha256');
+      const hash = opts.hash ? createHash('sha256') : null;
       const count = new Transform({
         transform(chunk: Buffer, _enc, done) {
           bytes += chunk.length;
-          hash.update(chunk);
+          hash?.update(chunk);
           total += chunk.length;
           done(total > opts.maxBytes ? tooLarge(opts.maxBytes) : null, chunk);
         },
@@ -121,7 +121,7 @@ export async function receiveUpload(
       await pipeline(part.file, count, createWriteStream(path), { signal: gone.signal });
       // busboy stops a single file at `fileSize` and marks it truncated rather than failing.
       if (part.file.truncated) throw tooLarge(opts.maxBytes);
-      upload.files.push({ name, field: part.fieldname, path, bytes, sha256: hash.digest('hex') });
+      upload.files.push({ name, field: part.fieldname, path, bytes, sha256: hash?.digest('hex') ?? null });
     }
     return upload;
   } catch (err) {

@@ -1,6 +1,7 @@
 // Every 4xx path of the HTTP API, against a real Redis and the real inspection code. No worker runs
 // here, so jobs stay queued: that is what the "in use" and "cancel queued" cases need.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -120,6 +121,9 @@ describe('uploads', () => {
       hasLabels: true,
       classes: 3,
     });
+    // Hashed by the inspector's thread, not as it streamed in: still the uploaded bytes' SHA-256.
+    assert.equal(ok.json().sha256, createHash('sha256').update(datasetNpz(32)).digest('hex'));
+    assert.equal(ok.json().bytes, datasetNpz(32).length);
   });
 
   test('failed uploads leave no temp file and no stored file', async () => {

@@ -13,6 +13,9 @@ export default uploadedRoutes<DatasetRecord>({
   noun: 'dataset',
   catalog: (lopper) => lopper.datasets,
   record: datasetSchema,
+  // The inspector hashes the file on a thread while it inspects it: a large upload's hash then
+  // costs no time after its last byte.
+  hashWhileReceiving: false,
   form: z.object({ file: binary, name: nameSchema.optional() }),
   summary: {
     upload: 'Upload a dataset (.npz with `x` and optional `y`).',
@@ -30,8 +33,12 @@ export default uploadedRoutes<DatasetRecord>({
     if (!file.name.toLowerCase().endsWith('.npz')) {
       throw new ApiError('invalid-input', 422, `"${file.name}" is not a .npz file (np.savez(path, x=..., y=...))`, file.field);
     }
-    const summary = await lopper.inspector.inspectDataset<DatasetSummary>(file.path, file.field, lopper.inspectLimits);
-    const obj = await lopper.storage.putFile(storageKeys.dataset(id), file.path, file.sha256);
+    const { sha256, ...summary } = await lopper.inspector.inspectDataset<DatasetSummary & { sha256: string }>(
+      file.path,
+      file.field,
+      lopper.inspectLimits,
+    );
+    const obj = await lopper.storage.putFile(storageKeys.dataset(id), file.path, sha256);
     return { fields: { ...summary, bytes: obj.bytes, sha256: obj.sha256 }, defaultName: file.name.replace(/\.npz$/i, '') };
   },
 });

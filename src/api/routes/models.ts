@@ -60,6 +60,7 @@ export default uploadedRoutes<ModelRecord>({
   noun: 'model',
   catalog: (lopper) => lopper.models,
   record: modelSchema,
+  hashWhileReceiving: true,
   form: z.object({ files: z.array(binary), name: nameSchema.optional() }).passthrough(),
   summary: {
     upload: 'Upload a TF.js Layers model.',
@@ -78,7 +79,7 @@ must load; otherwise 422 with the reason. Uploads over MAX_UPLOAD_BYTES are refu
     const kept: FileRecord[] = [];
     for (const n of found.keep) {
       const file = byName.get(n)!;
-      const obj = await lopper.storage.putFile(storageKeys.file('model', id, n), file.path, file.sha256);
+      const obj = await lopper.storage.putFile(storageKeys.file('model', id, n), file.path, file.sha256 ?? undefined);
       kept.push({ name: n, bytes: obj.bytes, sha256: obj.sha256 });
     }
     return { fields: { ...found.summary, files: kept }, defaultName };

@@ -24,6 +24,8 @@ export interface UploadedKind<T extends ModelRecord | DatasetRecord> {
   /** The multipart form, for the document (the upload code reads the parts itself). */
   form: ZodTypeAny;
   summary: { upload: string; list: string; delete: string };
+  /** Hash the files as they stream in (false: accept() has them hashed elsewhere, off the API's loop). */
+  hashWhileReceiving: boolean;
   description?: string;
   /** Checks the upload (in the inspector) and stores the files it keeps (storageKeys.file(noun, id, name)). */
   accept(lopper: Services, upload: Upload, id: string): Promise<{ fields: Omit<T, Owned>; defaultName: string }>;
@@ -59,6 +61,7 @@ export function uploadedRoutes<T extends ModelRecord | DatasetRecord>(kind: Uplo
           maxBytes: lopper.config.maxUploadBytes,
           fields: ['name'],
           live: lopper.liveTmp,
+          hash: kind.hashWhileReceiving,
         });
         const id = randomUUID();
         const folder = storageKeys.folder(kind.noun, id);
