@@ -11,7 +11,7 @@ import { QueueEvents, Worker } from 'bullmq';
 import { pino, type Logger } from 'pino';
 import { problem } from '../src/errors.js';
 import { configToEnv, type Config } from '../src/config.js';
-import { createRedis } from '../src/queue/connection.js';
+import { createRedis, logErrors } from '../src/queue/connection.js';
 import { ABORT_CANCELLED, ABORT_SHUTDOWN, bullPrefix, cancelChannel, QUEUE_NAME } from '../src/queue/names.js';
 import type { JobRequest } from '../src/queue/payload.js';
 import { JobStore } from '../src/store/jobs.js';
@@ -65,7 +65,7 @@ export async function startWorker(config: Config, opts: { logger?: Logger } = {}
   const connection = createRedis(config.redisUrl, 'worker');
   const prefix = bullPrefix(config.prefix);
   const keys = redisKeys(config.prefix);
-  const emitter = new WebhookEmitter(connection, config);
+  const emitter = new WebhookEmitter(connection, config, log);
   const jobs = new JobStore(connection, keys, jobAnnouncer(emitter, log).finished);
   // Webhook deliveries are I/O only; every worker process takes its share of them.
   const webhooks = startWebhookWorker({ config, log });
@@ -118,7 +118,7 @@ export async function startWorker(config: Config, opts: { logger?: Logger } = {}
   // BullMQ fails some jobs without the processor's say (its child crashed, it stalled too often);
   // the record must not stay "active" forever. The guarded transition makes this a no-op otherwise.
   // QueueEvents reads with blocking XREAD: it duplicates the connection and closes that copy itself.
-  const events = new QueueEvents(QUEUE_NAME, { connection, prefix });
+  const events = logErrors(new QueueEvents(QUEUE_NAME, { connection, prefix }), log, 'queue events');
   events.on('failed', ({ jobId, failedReason }) => {
     jobs
       .transition(jobId, {

@@ -1,6 +1,7 @@
 // Redis connections. BullMQ workers need maxRetriesPerRequest: null (a blocking connection must
 // wait out Redis restarts rather than fail); the API gives up after a few reconnection attempts
 // so a request answers with an error instead of hanging while Redis is away.
+import type { Logger } from 'pino';
 import { Redis } from 'ioredis';
 
 export type RedisRole = 'api' | 'worker';
@@ -35,4 +36,27 @@ export function isRedisUnavailable(err: unknown): boolean {
   if (e.name === 'MaxRetriesPerRequestError') return true;
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(e.code ?? '')) return true;
   return /Connection is closed|Stream isn't writeable|enableOfflineQueue options is false/.test(e.message ?? '');
+}
+
+/**
+ * A BullMQ object emits its connection's errors; with no listener, that emit throws inside BullMQ's
+ * own connection setup and ends as an unhandled rejection (seen when a process closes while the
+ * setup's version check is still in flight), so every one gets a listener.
+ */
+/**
+ * Options for a BullMQ Queue on a connection Lopper shares and closes itself (the API's, a
+ * worker's). BullMQ's setup of such a connection checks the Redis version with an INFO command;
+ * when the process closes the connection while that command is still in flight (a short-lived app,
+ * a fast shutdown), its rejection escapes BullMQ unhandled, whatever listeners are attached. The
+ * workers' own BullMQ Worker and QueueEvents connections still check the version.
+ */
+export const SHARED_QUEUE_OPTIONS = { skipVersionCheck: true } as const;
+
+export function logErrors<T extends { on(event: 'error', listener: (err: Error) => void): unknown }>(
+  emitter: T,
+  log: Pick<Logger, 'warn'>,
+  what: string,
+): T {
+  emitter.on('error', (err) => log.warn({ err: err.message }, `${what} error`));
+  return emitter;
 }

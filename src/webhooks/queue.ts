@@ -8,6 +8,7 @@
 import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { logErrors, SHARED_QUEUE_OPTIONS } from '../queue/connection.js';
 import type { Config } from '../config.js';
 import { createRedis } from '../queue/connection.js';
 import { bullPrefix, WEBHOOK_QUEUE } from '../queue/names.js';
@@ -53,8 +54,12 @@ function jobOptions(config: WebhookConfig, jobId: string): JobsOptions {
 /** The event's fan-out job id (BullMQ ids must not contain ':'; job ids and event types do not). */
 const eventId = (e: WebhookEvent) => [e.jobId, e.type, ...(e.epoch !== undefined ? [e.epoch] : [])].join('.');
 
-function webhookQueue(connection: Redis, config: WebhookConfig): WebhookQueue {
-  return new Queue(WEBHOOK_QUEUE, { connection, prefix: bullPrefix(config.prefix) });
+function webhookQueue(connection: Redis, config: WebhookConfig, log: Pick<Logger, 'warn'>): WebhookQueue {
+  return logErrors(
+    new Queue(WEBHOOK_QUEUE, { connection, prefix: bullPrefix(config.prefix), ...SHARED_QUEUE_OPTIONS }),
+    log,
+    'webhook queue',
+  );
 }
 
 /** The producer side, for the API and the pruning workers. */
@@ -64,8 +69,9 @@ export class WebhookEmitter {
   constructor(
     connection: Redis,
     private readonly config: WebhookConfig,
+    log: Pick<Logger, 'warn'>,
   ) {
-    this.queue = webhookQueue(connection, config);
+    this.queue = webhookQueue(connection, config, log);
   }
 
   /** Queues the event's delivery to every subscribed target; a repeat of the same event is dropped. */
@@ -84,7 +90,7 @@ export function startWebhookWorker(opts: { config: Config; connection?: Redis; l
   const connection = opts.connection ?? createRedis(config.redisUrl, 'worker');
   const store = new WebhookStore(connection, redisKeys(config.prefix));
   const policy = new TargetPolicy(config.webhookAllowCidrs);
-  const queue = webhookQueue(connection, config);
+  const queue = webhookQueue(connection, config, log);
 
   async function fanout(job: Job<FanoutData>): Promise<void> {
     const e = job.data;

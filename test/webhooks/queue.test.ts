@@ -23,7 +23,7 @@ const log = pino({ level: 'silent' });
 /** A worker, an emitter and a view of the queue, for one configuration (prefix). */
 function installation(env: TestEnv, config: Config) {
   const worker = startWebhookWorker({ config, log });
-  const emitter = new WebhookEmitter(env.redis.client, config);
+  const emitter = new WebhookEmitter(env.redis.client, config, console);
   const queue = new Queue(WEBHOOK_QUEUE, { connection: env.redis.client, prefix: bullPrefix(config.prefix) });
   const store = new WebhookStore(env.redis.client, redisKeys(config.prefix));
   const idle = () =>

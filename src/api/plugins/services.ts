@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config.js';
-import { createRedis } from '../../queue/connection.js';
+import { createRedis, logErrors, SHARED_QUEUE_OPTIONS } from '../../queue/connection.js';
 import { redisUnavailable } from '../../errors.js';
 import { InspectorPool, type InspectLimits } from '../inspector.js';
 import { bullPrefix, cancelChannel, QUEUE_NAME } from '../../queue/names.js';
@@ -64,7 +64,11 @@ export default fp(
   async function services(app: FastifyInstance, opts: { config: Config }) {
     const { config } = opts;
     const redis = createRedis(config.redisUrl, 'api');
-    const queue = new Queue<JobRequest>(QUEUE_NAME, { connection: redis, prefix: bullPrefix(config.prefix) });
+    const queue = logErrors(
+      new Queue<JobRequest>(QUEUE_NAME, { connection: redis, prefix: bullPrefix(config.prefix), ...SHARED_QUEUE_OPTIONS }),
+      app.log,
+      'job queue',
+    );
     const keys = redisKeys(config.prefix);
     const tmpDir = join(config.dataDir, 'tmp');
     await mkdir(tmpDir, { recursive: true });
@@ -76,7 +80,7 @@ export default fp(
       env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'API_KEY')),
       log: app.log,
     });
-    const emitter = new WebhookEmitter(redis, config);
+    const emitter = new WebhookEmitter(redis, config, app.log);
     const jobs = new JobStore(redis, keys, jobAnnouncer(emitter, app.log).finished);
     const liveTmp = new Set<string>();
     const sweeper = startSweeper({
