@@ -15,7 +15,7 @@ const USAGE = `Usage:
   lopper prune <model.json|model.zip|dir> --data <train.npz> [--eval-data <eval.npz>] --ratio <p>
       [--criterion variance|magnitude|random] [--no-mean-shift] [--calibration-samples N]
       [--statistics post|pre] [--scope global|per-block]
-      [--epochs 10] [--batch-size 32] [--lr 1.5e-5] [--weight-decay 0.01] [--temperature T]
+      [--epochs 10] [--batch-size 32] [--lr auto|RATE] [--weight-decay 0.01] [--temperature T]
       [--distill-weight W] [--seed S] [--backend auto|webgpu|tensorflow|wasm|cpu] --out <dir> [--json]
 ${KEYS_USAGE}`;
 
@@ -86,6 +86,11 @@ function printReport(r: Report): string {
     `params ${r.params.before} → ${r.params.after} (−${pct(r.params.reduction)})   MACs ${r.macs.before} → ${r.macs.after} (−${pct(r.macs.reduction)})`,
     `accuracy original ${pct(r.accuracy.original)}   pruned ${pct(r.accuracy.pruned)}   fine-tuned ${pct(r.accuracy.fineTuned)}`,
     `agreement with original: pruned ${pct(r.agreement.pruned)}   fine-tuned ${pct(r.agreement.fineTuned)}`,
+    ...(r.fineTune.lrSearch
+      ? [
+          `learning rate ${r.fineTune.learningRate} (auto: best of ${r.fineTune.lrSearch.candidates.length} on a validation split, ${r.fineTune.lrSearch.seconds.toFixed(1)} s)`,
+        ]
+      : []),
     ...r.latency.map(
       (l) => `latency batch ${l.batch}: ${l.beforeMs.toFixed(3)} ms → ${l.afterMs.toFixed(3)} ms (×${l.speedup.toFixed(2)})`,
     ),
@@ -132,7 +137,7 @@ async function prune(model: string, values: Record<string, any>): Promise<void> 
     {
       epochs: numberFlag(values, 'epochs'),
       batchSize: numberFlag(values, 'batch-size'),
-      learningRate: numberFlag(values, 'lr'),
+      learningRate: values.lr === 'auto' ? 'auto' : numberFlag(values, 'lr'),
       weightDecay: numberFlag(values, 'weight-decay'),
       temperature: numberFlag(values, 'temperature'),
       distillWeight: numberFlag(values, 'distill-weight'),

@@ -18,6 +18,7 @@ import { predictAll } from './measure/predict.js';
 import { OUTPUT_FILES, type BackendName, type FineTuneOptions, type Progress, type PruningOptions, type Stage } from './request.js';
 import { outputsAreProbabilities, toLogits } from './train/distill-loss.js';
 import { fineTune, type FineTuneCheckpoint } from './train/fine-tune.js';
+import { searchLearningRate, type LrSearch } from './train/lr-search.js';
 import { findBlocks, type BlockSearch } from './vbp/blocks.js';
 import { countMacs, countParams } from './vbp/cost.js';
 import { scoreNeurons } from './vbp/criteria.js';
@@ -162,14 +163,21 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
 
     const epochs: Report['fineTune']['epochs'] = [];
     let afterTune: Outputs | null = null;
+    let lrSearch: LrSearch | null = null;
+    let learningRate: number | null = typeof tuning.learningRate === 'number' ? tuning.learningRate : null;
     if (tuning.epochs > 0) {
       report('fine-tuning', 0);
       const teacherOut = await predictAll(model, train.x, train.sampleShape, train.n);
       const asLogits = tf.tidy(() => toLogits(tf.tensor(teacherOut.data, teacherOut.shape), outputsAreProbabilities(model)));
       const teacherLogits = (await asLogits.data()) as Float32Array;
       asLogits.dispose();
+      if (tuning.learningRate === 'auto') {
+        lrSearch = await searchLearningRate(pruned, train, teacherLogits, { ...tuning, seed: pruning.seed, signal: hooks.signal });
+        learningRate = lrSearch.chosen;
+      }
       const result = await fineTune(pruned, train, teacherLogits, {
         ...tuning,
+        learningRate: learningRate!,
         seed: pruning.seed,
         signal: hooks.signal,
         resume: await hooks.checkpoint?.load(),
@@ -202,6 +210,8 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
       engine,
       pruning,
       tuning,
+      learningRate,
+      lrSearch,
       blocks,
       kept,
       notPrunable,

@@ -4,6 +4,7 @@ import type { BackendInfo } from './engine/backend.js';
 import type { LatencyResult } from './measure/latency.js';
 import type { FineTuneOptions, PruningOptions } from './request.js';
 import type { EpochResult } from './train/fine-tune.js';
+import type { LrSearch } from './train/lr-search.js';
 import type { Block, NotPrunable } from './vbp/blocks.js';
 import type { BlockStatistics } from './vbp/statistics.js';
 
@@ -33,7 +34,15 @@ export interface Report {
   latency: LatencyResult[];
   /** Share of total hidden variance held by the lowest-variance 60% of neurons (all blocks). */
   lowVarianceShare: number;
-  fineTune: { options: FineTuneOptions; epochs: EpochResult[] };
+  fineTune: {
+    /** As requested (learningRate may be 'auto'). */
+    options: FineTuneOptions;
+    /** The peak rate the schedule used: the requested one, or the search's choice; null without fine-tuning. */
+    learningRate: number | null;
+    /** The search behind learningRate 'auto' (null for a given rate, or without fine-tuning). */
+    lrSearch: LrSearch | null;
+    epochs: EpochResult[];
+  };
   timings: { loading: number; statistics: number; prune: number; evaluate: number; fineTune: number; measure: number; save: number };
 }
 
@@ -71,6 +80,8 @@ interface ReportParts {
   engine: BackendInfo;
   pruning: PruningOptions;
   tuning: FineTuneOptions;
+  learningRate: number | null;
+  lrSearch: LrSearch | null;
   blocks: Block[];
   kept: Int32Array[];
   notPrunable: NotPrunable[];
@@ -120,7 +131,7 @@ export function buildReport(p: ReportParts): Report {
     agreement: p.agreement,
     latency: p.latency,
     lowVarianceShare: p.lowVarianceShare,
-    fineTune: { options: p.tuning, epochs: p.epochs },
+    fineTune: { options: p.tuning, learningRate: p.learningRate, lrSearch: p.lrSearch, epochs: p.epochs },
     timings: p.timings,
   };
 }

@@ -50,8 +50,12 @@ export interface FineTuneCheckpoint {
   optimizer: { iterations: number; m: Float32Array; v: Float32Array } | null;
 }
 
-export type FineTuneRunOptions = FineTuneOptions & {
+export type FineTuneRunOptions = Omit<FineTuneOptions, 'learningRate'> & {
+  /** The peak rate of the cosine schedule ('auto' is resolved before, by lr-search.ts). */
+  learningRate: number;
   seed: number;
+  /** End after this many steps, on the schedule of the whole planned run (the LR search's short trials). */
+  stopAfterSteps?: number;
   /** Continue from this checkpoint, if it belongs to this run. */
   resume?: FineTuneCheckpoint | null;
   /** Called after each epoch (evaluation included) with a checkpoint of it. */
@@ -146,7 +150,10 @@ export async function fineTune(
       let loss = NaN;
       let lastRead = -Infinity;
       let sinceRead = 0;
-      for (let step = 1; step <= stepsPerEpoch; step++) {
+      const lastStep =
+        opts.stopAfterSteps === undefined ? stepsPerEpoch : Math.min(stepsPerEpoch, opts.stopAfterSteps - (epoch - 1) * stepsPerEpoch);
+      if (lastStep <= 0) break;
+      for (let step = 1; step <= lastStep; step++) {
         // Let timers and I/O (e.g. a cancel request) run: on CPU backends a batch never yields.
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (opts.signal?.aborted) throw new CancelledError();
@@ -174,7 +181,7 @@ export async function fineTune(
         rows += end - start;
         sinceRead++;
         const now = performance.now();
-        if (step === stepsPerEpoch || sinceRead >= DOWNLOAD_EVERY_BATCHES || now - lastRead >= DOWNLOAD_EVERY_MS) {
+        if (step === lastStep || sinceRead >= DOWNLOAD_EVERY_BATCHES || now - lastRead >= DOWNLOAD_EVERY_MS) {
           loss = (await lossSum.data())[0] / rows;
           lastRead = performance.now();
           sinceRead = 0;
@@ -184,6 +191,7 @@ export async function fineTune(
       const seconds = (performance.now() - started) / 1000;
       const evalAccuracy = opts.evaluate ? await opts.evaluate(epoch) : null;
       results.push({ epoch, loss, evalAccuracy, seconds });
+      if (lastStep < stepsPerEpoch) break;
       if (opts.onCheckpoint && epoch < epochs) {
         const weights = await Promise.all(student.weights.map(async (w) => (await w.read().data()) as Float32Array));
         await opts.onCheckpoint({
