@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/engine/backend.js';
 import { encodeNpz } from '../src/io/npz-write.js';
 import { runPipeline } from '../src/pipeline.js';
-import { fineTuneSchema, pruningSchema } from '../src/request.js';
+import { fineTuneSchema, pruningSchema, type Criterion } from '../src/request.js';
 import type { Report } from '../src/report.js';
 import { ensureFashionMnist } from './lib/fashion-mnist.js';
 import { renderResults, type JobResult, type ModelInfo, type RunInfo } from './lib/results-page.js';
@@ -45,7 +45,7 @@ export interface JobSpec {
   /** Which table row: a method id, 'search', 'pre', 'pre-no-ms', 'per-block'. */
   group: string;
   ratio: number;
-  criterion: 'variance' | 'magnitude' | 'random';
+  criterion: Criterion;
   meanShift: boolean;
   statistics: 'post' | 'pre';
   scope: 'global' | 'per-block';

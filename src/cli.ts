@@ -12,8 +12,9 @@ import { BACKENDS, fineTuneSchema, pruningSchema, type Progress } from './reques
 
 const USAGE = `Usage:
   lopper inspect <model.json|model.zip|dir> [--json]
-  lopper prune <model.json|model.zip|dir> --data <train.npz> [--eval-data <eval.npz>] --ratio <p>
-      [--criterion variance|magnitude|random] [--no-mean-shift] [--calibration-samples N]
+  lopper prune <model.json|model.zip|dir> --data <train.npz> [--eval-data <eval.npz>]
+      --ratio <p> | --target-macs-reduction <r> | --target-params-reduction <r>
+      [--criterion variance|variance-output|magnitude|random] [--no-mean-shift] [--calibration-samples N]
       [--statistics post|pre] [--scope global|per-block]
       [--epochs 10] [--batch-size 32] [--lr auto|RATE] [--weight-decay 0.01] [--temperature T]
       [--distill-weight W] [--seed S] [--backend auto|webgpu|tensorflow|wasm|cpu] --out <dir> [--json]
@@ -25,6 +26,8 @@ const OPTIONS = {
   data: { type: 'string' },
   'eval-data': { type: 'string' },
   ratio: { type: 'string' },
+  'target-macs-reduction': { type: 'string' },
+  'target-params-reduction': { type: 'string' },
   criterion: { type: 'string' },
   'no-mean-shift': { type: 'boolean' },
   'calibration-samples': { type: 'string' },
@@ -83,6 +86,11 @@ function printReport(r: Report): string {
   return [
     `backend ${r.backend} (${r.device})`,
     `pruned ${r.prunedNeurons.removed}/${r.prunedNeurons.total} hidden neurons (${r.criterion}${r.meanShift ? ' + mean shift' : ''})`,
+    ...(r.costSearch
+      ? [
+          `ratio ${r.ratio.toFixed(4)}: the fewest neurons for −${pct(r.costSearch.target)} ${r.costSearch.metric === 'macs' ? 'MACs' : 'params'} (${r.costSearch.trials.length} tries)`,
+        ]
+      : []),
     `params ${r.params.before} → ${r.params.after} (−${pct(r.params.reduction)})   MACs ${r.macs.before} → ${r.macs.after} (−${pct(r.macs.reduction)})`,
     `accuracy original ${pct(r.accuracy.original)}   pruned ${pct(r.accuracy.pruned)}   fine-tuned ${pct(r.accuracy.fineTuned)}`,
     `agreement with original: pruned ${pct(r.agreement.pruned)}   fine-tuned ${pct(r.agreement.fineTuned)}`,
@@ -111,11 +119,20 @@ function progressPrinter(): (p: Progress) => void {
   };
 }
 
+/** --target-macs-reduction / --target-params-reduction as pruning.target (both given: the schema refuses). */
+function costTarget(values: Record<string, unknown>): object | undefined {
+  const macs = numberFlag(values, 'target-macs-reduction');
+  const params = numberFlag(values, 'target-params-reduction');
+  if (macs === undefined && params === undefined) return undefined;
+  return { ...(macs !== undefined ? { macsReduction: macs } : {}), ...(params !== undefined ? { paramsReduction: params } : {}) };
+}
+
 async function prune(model: string, values: Record<string, any>): Promise<void> {
   const pruning = parseWith(
     pruningSchema,
     {
-      ratio: numberFlag(values, 'ratio') ?? required(values, 'ratio'),
+      ratio: numberFlag(values, 'ratio'),
+      target: costTarget(values),
       criterion: values.criterion,
       meanShift: values['no-mean-shift'] ? false : undefined,
       calibrationSamples: numberFlag(values, 'calibration-samples'),
@@ -125,6 +142,7 @@ async function prune(model: string, values: Record<string, any>): Promise<void> 
     },
     {
       ratio: '--ratio',
+      target: '--target-macs-reduction',
       criterion: '--criterion',
       calibrationSamples: '--calibration-samples',
       seed: '--seed',

@@ -25,6 +25,7 @@ import { scoreNeurons } from './vbp/criteria.js';
 import { selectKept } from './vbp/ranking.js';
 import { collectStatistics, lowVarianceShare } from './vbp/statistics.js';
 import { pruneModel } from './vbp/surgery.js';
+import { ratioForCost } from './vbp/cost-target.js';
 import { checkTrainable } from './vbp/trainable.js';
 import { buildReport, buildStatistics, type Report } from './report.js';
 import { ConfigError } from './settings.js';
@@ -149,7 +150,9 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     checkAbort();
     report('pruning', 0);
     const scores = await scoreNeurons(pruning.criterion, model, blocks, rankingStats, pruning.seed);
-    const kept = selectKept(scores, pruning.ratio, pruning.scope);
+    const costSearch = pruning.target ? await ratioForCost(model, blocks, scores, pruning.scope, pruning.target) : null;
+    const ratio = costSearch?.ratio ?? pruning.ratio!;
+    const kept = selectKept(scores, ratio, pruning.scope);
     const plans = blocks.map((block, i) => ({ block, kept: kept[i], mean: pruning.meanShift ? stats[i].mean : null }));
     const pruned = await pruneModel(model, plans);
     disposables.push(pruned);
@@ -210,6 +213,8 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
       engine,
       pruning,
       tuning,
+      ratio,
+      costSearch,
       learningRate,
       lrSearch,
       blocks,

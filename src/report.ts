@@ -5,6 +5,7 @@ import type { LatencyResult } from './measure/latency.js';
 import type { FineTuneOptions, PruningOptions } from './request.js';
 import type { EpochResult } from './train/fine-tune.js';
 import type { LrSearch } from './train/lr-search.js';
+import type { CostSearch } from './vbp/cost-target.js';
 import type { Block, NotPrunable } from './vbp/blocks.js';
 import type { BlockStatistics } from './vbp/statistics.js';
 
@@ -13,7 +14,11 @@ export interface Report {
   createdAt: string;
   backend: string;
   device: string;
+  /** The share of hidden neurons removed: the requested ratio, or the one found for `target`. */
   ratio: number;
+  target: PruningOptions['target'] | null;
+  /** How the ratio for a cost target was found (null for a given ratio). */
+  costSearch: CostSearch | null;
   criterion: PruningOptions['criterion'];
   meanShift: boolean;
   statistics: PruningOptions['statistics'];
@@ -80,6 +85,8 @@ interface ReportParts {
   engine: BackendInfo;
   pruning: PruningOptions;
   tuning: FineTuneOptions;
+  ratio: number;
+  costSearch: CostSearch | null;
   learningRate: number | null;
   lrSearch: LrSearch | null;
   blocks: Block[];
@@ -107,7 +114,9 @@ export function buildReport(p: ReportParts): Report {
     createdAt: new Date().toISOString(),
     backend: p.engine.backend,
     device: p.engine.device,
-    ratio: p.pruning.ratio,
+    ratio: p.ratio,
+    target: p.pruning.target ?? null,
+    costSearch: p.costSearch,
     criterion: p.pruning.criterion,
     meanShift: p.pruning.meanShift,
     statistics: p.pruning.statistics,

@@ -4,7 +4,7 @@
 // rate: the paper's 1.5e-5 is tuned for ImageNet-scale runs, so it is searched for ('auto').
 import { z } from 'zod';
 
-export const CRITERIA = ['variance', 'magnitude', 'random'] as const;
+export const CRITERIA = ['variance', 'variance-output', 'magnitude', 'random'] as const;
 export const BACKENDS = ['auto', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 
 // Every number has a range a real job can use and nothing past it: an absurd value (1e308, 1e-300)
@@ -12,10 +12,20 @@ export const BACKENDS = ['auto', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const
 // and calibration samples get tighter, configurable ceilings from the API (payload.ts).
 export const SEED_MAX = 2 ** 31 - 1;
 
+/** An outcome to prune for instead of a ratio: the fewest neurons whose removal reaches it. */
+export const targetSchema = z
+  .union([
+    z.object({ macsReduction: z.number().gt(0).lt(1).describe('Share of the MACs per sample to remove.') }).strict(),
+    z.object({ paramsReduction: z.number().gt(0).lt(1).describe('Share of the parameters to remove.') }).strict(),
+  ])
+  .describe('Instead of ratio: the ratio is found that meets this exactly, to within one neuron (report: costSearch).');
+export type CostTarget = z.infer<typeof targetSchema>;
+
 export const pruningSchema = z
   .object({
     // Pruning nothing or everything is not a job.
-    ratio: z.number().gt(0).lt(1).describe('Share of all MLP hidden neurons to remove.'),
+    ratio: z.number().gt(0).lt(1).optional().describe('Share of all MLP hidden neurons to remove; or give target.'),
+    target: targetSchema.optional(),
     criterion: z.enum(CRITERIA).default('variance'),
     meanShift: z.boolean().default(true),
     // Variance needs at least two samples (unbiased M2 / (N - 1)); the pipeline clamps to the data.
@@ -32,7 +42,16 @@ export const pruningSchema = z
     statistics: z.enum(['post', 'pre']).default('post'),
     scope: z.enum(['global', 'per-block']).default('global'),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.ratio !== undefined && p.target !== undefined) {
+      for (const path of ['ratio', 'target']) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: [path], message: 'ratio and target are mutually exclusive: give one' });
+      }
+    } else if (p.ratio === undefined && p.target === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['ratio'], message: 'give ratio (the share of neurons to remove) or target' });
+    }
+  });
 
 export const fineTuneSchema = z
   .object({

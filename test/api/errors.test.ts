@@ -162,6 +162,14 @@ describe('jobs', () => {
   test('bodies that break the schema are 422 naming the path', async () => {
     const post = (payload: unknown) => app.inject({ method: 'POST', url: '/v1/jobs', payload: payload as object });
     assertProblem(await post({ ...jobBody(modelId, datasetId), pruning: { ratio: 2 } }), 422, 'pruning.ratio');
+    const both = assertProblem(
+      await post({ ...jobBody(modelId, datasetId), pruning: { ratio: 0.5, target: { macsReduction: 0.4 } } }),
+      422,
+    );
+    assert.deepEqual(
+      both.errors.map((e: { field: string }) => e.field),
+      ['pruning.ratio', 'pruning.target'],
+    );
     assertProblem(await post({ datasetId, pruning: { ratio: 0.5 } }), 422, 'modelId');
     assertProblem(await post({ ...jobBody(modelId, datasetId), fineTune: { epochs: 1, colour: 'red' } }), 422, 'fineTune.colour');
     assertProblem(await post({ ...jobBody(modelId, datasetId), pruning: { ratio: 0.5, criterion: 'vibes' } }), 422, 'pruning.criterion');
@@ -200,7 +208,7 @@ describe('jobs', () => {
     assert.equal(res.headers.location, `/v1/jobs/${job.id}`);
     assert.equal(job.state, 'queued');
     assert.equal(job.request.pruning.criterion, 'variance', 'defaults are filled in');
-    assert.equal(job.request.fineTune.learningRate, 1.5e-5);
+    assert.equal(job.request.fineTune.learningRate, 'auto', 'the rate is searched for by default');
 
     const listed = await app.inject('/v1/jobs?state=queued&limit=5');
     assert.equal(listed.statusCode, 200);

@@ -7,6 +7,7 @@ import '../../src/layers/index.js';
 import { outputsAreProbabilities, toLogits } from '../../src/train/distill-loss.js';
 import { fineTune } from '../../src/train/fine-tune.js';
 import { findBlocks, type Block, type BlockSearch } from '../../src/vbp/blocks.js';
+import type { Criterion } from '../../src/request.js';
 import { scoreNeurons } from '../../src/vbp/criteria.js';
 import { selectKept } from '../../src/vbp/ranking.js';
 import { collectStatistics, type BlockStatistics } from '../../src/vbp/statistics.js';
@@ -79,7 +80,7 @@ export async function pruneAndCompare(
   model: tf.LayersModel,
   x: tf.Tensor,
   ratio: number,
-  criterion: 'variance' | 'magnitude' | 'random' = 'variance',
+  criterion: Criterion = 'variance',
 ): Promise<PruneCheck> {
   const search = findBlocks(model);
   const data = { x: (await x.data()) as Float32Array, n: x.shape[0], sampleShape: x.shape.slice(1) };

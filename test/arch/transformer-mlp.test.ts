@@ -52,7 +52,7 @@ describe('transformer MLP blocks (Dense on [batch, tokens, dim])', () => {
     assert.match(notPrunable.find((n) => n.layer === 'mlp4_fc2')!.reason, /pool \(GlobalAveragePooling1D\)/);
   });
 
-  for (const criterion of ['variance', 'magnitude', 'random'] as const) {
+  for (const criterion of ['variance', 'variance-output', 'magnitude', 'random'] as const) {
     it(`${criterion}: pruned model equals mean replacement over every token (≤ 1e-4)`, async () => {
       const model = transformerMlps();
       const x = randomInput([20, TOKENS, DIM], 7);
