@@ -17,7 +17,7 @@ const USAGE = `Usage:
       [--criterion variance|variance-output|magnitude|random] [--no-mean-shift] [--calibration-samples N]
       [--statistics post|pre] [--scope global|per-block]
       [--epochs 10] [--batch-size 32] [--lr auto|RATE] [--weight-decay 0.01] [--temperature T]
-      [--distill-weight W] [--seed S] [--backend auto|webgpu|tensorflow|wasm|cpu] --out <dir> [--json]
+      [--distill-weight W] [--early-stop-patience N] [--early-stop-retention R] [--seed S] [--backend auto|webgpu|tensorflow|wasm|cpu] --out <dir> [--json]
 ${KEYS_USAGE}`;
 
 const OPTIONS = {
@@ -26,6 +26,8 @@ const OPTIONS = {
   data: { type: 'string' },
   'eval-data': { type: 'string' },
   ratio: { type: 'string' },
+  'early-stop-patience': { type: 'string' },
+  'early-stop-retention': { type: 'string' },
   'target-macs-reduction': { type: 'string' },
   'target-params-reduction': { type: 'string' },
   criterion: { type: 'string' },
@@ -159,6 +161,10 @@ async function prune(model: string, values: Record<string, any>): Promise<void> 
       weightDecay: numberFlag(values, 'weight-decay'),
       temperature: numberFlag(values, 'temperature'),
       distillWeight: numberFlag(values, 'distill-weight'),
+      earlyStop:
+        values['early-stop-patience'] !== undefined || values['early-stop-retention'] !== undefined
+          ? { patience: numberFlag(values, 'early-stop-patience'), retention: numberFlag(values, 'early-stop-retention') }
+          : undefined,
     },
     {
       epochs: '--epochs',
@@ -167,6 +173,7 @@ async function prune(model: string, values: Record<string, any>): Promise<void> 
       weightDecay: '--weight-decay',
       temperature: '--temperature',
       distillWeight: '--distill-weight',
+      earlyStop: '--early-stop-patience/--early-stop-retention',
     },
   );
   // Absent: LOPPER_BACKEND, else auto (decided by initBackend).

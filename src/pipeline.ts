@@ -18,6 +18,7 @@ import { predictAll } from './measure/predict.js';
 import { OUTPUT_FILES, type BackendName, type FineTuneOptions, type Progress, type PruningOptions, type Stage } from './request.js';
 import { outputsAreProbabilities, toLogits } from './train/distill-loss.js';
 import { fineTune, type FineTuneCheckpoint } from './train/fine-tune.js';
+import { EarlyStop } from './train/early-stop.js';
 import { searchLearningRate, type LrSearch } from './train/lr-search.js';
 import { findBlocks, type BlockSearch } from './vbp/blocks.js';
 import { countMacs, countParams } from './vbp/cost.js';
@@ -168,17 +169,27 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     let afterTune: Outputs | null = null;
     let lrSearch: LrSearch | null = null;
     let learningRate: number | null = typeof tuning.learningRate === 'number' ? tuning.learningRate : null;
+    let earlyStop: EarlyStop | null = null;
     if (tuning.epochs > 0) {
       report('fine-tuning', 0);
-      const teacherOut = await predictAll(model, train.x, train.sampleShape, train.n);
+      // Early stopping decides on a validation split of the training data, never on the evaluation data.
+      const { fit, validation } =
+        tuning.earlyStop && train.n >= 2
+          ? (({ train: fit, evaluation: validation }) => ({ fit, validation }))(
+              splitHoldout(train, HOLDOUT_FRACTION, (pruning.seed ^ 0x2545f491) >>> 0),
+            )
+          : { fit: train, validation: null };
+      const validationOriginal = validation && (await evaluate(model, validation));
+      if (tuning.earlyStop && validation) earlyStop = new EarlyStop(tuning.earlyStop, tuning.epochs, validation.n);
+      const teacherOut = await predictAll(model, fit.x, fit.sampleShape, fit.n);
       const asLogits = tf.tidy(() => toLogits(tf.tensor(teacherOut.data, teacherOut.shape), outputsAreProbabilities(model)));
       const teacherLogits = (await asLogits.data()) as Float32Array;
       asLogits.dispose();
       if (tuning.learningRate === 'auto') {
-        lrSearch = await searchLearningRate(pruned, train, teacherLogits, { ...tuning, seed: pruning.seed, signal: hooks.signal });
+        lrSearch = await searchLearningRate(pruned, fit, teacherLogits, { ...tuning, seed: pruning.seed, signal: hooks.signal });
         learningRate = lrSearch.chosen;
       }
-      const result = await fineTune(pruned, train, teacherLogits, {
+      const result = await fineTune(pruned, fit, teacherLogits, {
         ...tuning,
         learningRate: learningRate!,
         seed: pruning.seed,
@@ -191,6 +202,17 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
           const out = await evaluate(pruned, evaluation);
           return out.accuracy ?? agreementRate(out.predicted, original.predicted);
         },
+        shouldStop:
+          earlyStop && validation && validationOriginal
+            ? async () => {
+                const out = await evaluate(pruned, validation);
+                const retention =
+                  out.accuracy !== null && validationOriginal.accuracy
+                    ? out.accuracy / validationOriginal.accuracy
+                    : agreementRate(out.predicted, validationOriginal.predicted);
+                return earlyStop!.record(retention);
+              }
+            : undefined,
       });
       epochs.push(...result.epochs);
       afterTune = await evaluate(pruned, evaluation);
@@ -217,6 +239,7 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
       costSearch,
       learningRate,
       lrSearch,
+      earlyStop: earlyStop?.report ?? null,
       blocks,
       kept,
       notPrunable,

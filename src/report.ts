@@ -4,6 +4,7 @@ import type { BackendInfo } from './engine/backend.js';
 import type { LatencyResult } from './measure/latency.js';
 import type { FineTuneOptions, PruningOptions } from './request.js';
 import type { EpochResult } from './train/fine-tune.js';
+import type { EarlyStopReport } from './train/early-stop.js';
 import type { LrSearch } from './train/lr-search.js';
 import type { CostSearch } from './vbp/cost-target.js';
 import type { Block, NotPrunable } from './vbp/blocks.js';
@@ -46,6 +47,8 @@ export interface Report {
     learningRate: number | null;
     /** The search behind learningRate 'auto' (null for a given rate, or without fine-tuning). */
     lrSearch: LrSearch | null;
+    /** Epochs run against planned, and why it stopped (null without earlyStop). */
+    earlyStop: EarlyStopReport | null;
     epochs: EpochResult[];
   };
   timings: { loading: number; statistics: number; prune: number; evaluate: number; fineTune: number; measure: number; save: number };
@@ -89,6 +92,7 @@ interface ReportParts {
   costSearch: CostSearch | null;
   learningRate: number | null;
   lrSearch: LrSearch | null;
+  earlyStop: EarlyStopReport | null;
   blocks: Block[];
   kept: Int32Array[];
   notPrunable: NotPrunable[];
@@ -140,7 +144,7 @@ export function buildReport(p: ReportParts): Report {
     agreement: p.agreement,
     latency: p.latency,
     lowVarianceShare: p.lowVarianceShare,
-    fineTune: { options: p.tuning, learningRate: p.learningRate, lrSearch: p.lrSearch, epochs: p.epochs },
+    fineTune: { options: p.tuning, learningRate: p.learningRate, lrSearch: p.lrSearch, earlyStop: p.earlyStop, epochs: p.epochs },
     timings: p.timings,
   };
 }

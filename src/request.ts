@@ -74,6 +74,20 @@ export const fineTuneSchema = z
     // the data has labels: loss = distillWeight * KD + (1 - distillWeight) * CE.
     temperature: z.number().min(0.05).max(100).default(1),
     distillWeight: z.number().min(0).max(1).default(0.5),
+    // Judged on a validation split of the training data (10%, seeded), never on the evaluation data.
+    earlyStop: z
+      .object({
+        patience: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .default(2)
+          .describe('Stop after this many epochs without a better validation retention.'),
+        retention: z.number().gt(0).max(2).optional().describe('Stop as soon as the validation retention reaches this.'),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

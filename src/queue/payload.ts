@@ -51,7 +51,7 @@ export function boundedJobRequest(limits: JobLimits) {
   ];
   return jobRequestSchema.superRefine((request, ctx) => {
     for (const [[group, key], max, variable] of ceilings) {
-      const value = (request[group as 'pruning' | 'fineTune'] as Record<string, number>)[key];
+      const value = (request[group as 'pruning' | 'fineTune'] as unknown as Record<string, number>)[key];
       if (value > max) {
         ctx.addIssue({
           code: z.ZodIssueCode.too_big,

@@ -64,6 +64,8 @@ export type FineTuneRunOptions = Omit<FineTuneOptions, 'learningRate'> & {
   signal?: AbortSignal;
   /** Called after each epoch (1-based) with the student in its current state. */
   evaluate?: (epoch: number) => Promise<number | null>;
+  /** Called after each epoch's evaluation: true ends fine-tuning there (early stopping). */
+  shouldStop?: (epoch: number) => Promise<boolean>;
 };
 
 // Reading the loss back stalls an asynchronous (GPU) backend's queue, so it happens only for
@@ -191,7 +193,7 @@ export async function fineTune(
       const seconds = (performance.now() - started) / 1000;
       const evalAccuracy = opts.evaluate ? await opts.evaluate(epoch) : null;
       results.push({ epoch, loss, evalAccuracy, seconds });
-      if (lastStep < stepsPerEpoch) break;
+      if (lastStep < stepsPerEpoch || (opts.shouldStop && (await opts.shouldStop(epoch)))) break;
       if (opts.onCheckpoint && epoch < epochs) {
         const weights = await Promise.all(student.weights.map(async (w) => (await w.read().data()) as Float32Array));
         await opts.onCheckpoint({
