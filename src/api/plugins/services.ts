@@ -60,10 +60,24 @@ declare module 'fastify' {
   }
 }
 
+const REDIS_STARTUP_WAIT_MS = 2000;
+
 export default fp(
   async function services(app: FastifyInstance, opts: { config: Config }) {
     const { config } = opts;
     const redis = createRedis(config.redisUrl, 'api');
+    // The first requests of a just-built app would otherwise meet a connection still being set up
+    // and answer 503; an unreachable Redis delays the start by at most this, then routes answer 503.
+    const ready = new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        redis.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, REDIS_STARTUP_WAIT_MS);
+      if (redis.status === 'ready') done();
+      else redis.once('ready', done);
+    });
     const queue = logErrors(
       new Queue<JobRequest>(QUEUE_NAME, { connection: redis, prefix: bullPrefix(config.prefix), ...SHARED_QUEUE_OPTIONS }),
       app.log,
@@ -131,6 +145,7 @@ export default fp(
     app.addHook('onRequest', async (req) => {
       if (req.routeOptions.url?.startsWith('/v1/') && redis.status !== 'ready') throw redisUnavailable();
     });
+    await ready;
     app.addHook('onClose', async () => {
       await sweeper.stop();
       await inspector.close();
